@@ -1,0 +1,15 @@
+"""Datasets shipped inside the package, so the demo and tests need no downloads."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+BUNDLED = {"amazon-beauty": "amazon_beauty"}
+
+
+def bundled_path(name: str) -> Path:
+    """Folder of a bundled dataset (see its README.md for provenance)."""
+    if name not in BUNDLED:
+        raise KeyError(f"unknown bundled dataset {name!r}; available: {sorted(BUNDLED)}")
+    return Path(str(resources.files("shopaug.data") / "datasets" / BUNDLED[name]))

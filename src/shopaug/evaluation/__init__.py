@@ -1,0 +1,44 @@
+"""Splits, full-ranking protocol and metrics."""
+
+from shopaug.evaluation._metrics import (
+    coverage,
+    hit_rate,
+    intra_list_diversity,
+    item_features,
+    mrr,
+    ndcg,
+    novelty,
+)
+from shopaug.evaluation._protocol import (
+    HISTORY_CONVENTIONS,
+    TAIL_MAX,
+    accuracy,
+    apply_history,
+    evaluate,
+    rank_cases,
+    target_ranks,
+    top_k,
+)
+from shopaug.evaluation._split import Split, Targets, leave_one_out, temporal_split
+
+__all__ = [
+    "HISTORY_CONVENTIONS",
+    "TAIL_MAX",
+    "Split",
+    "Targets",
+    "accuracy",
+    "apply_history",
+    "coverage",
+    "evaluate",
+    "hit_rate",
+    "intra_list_diversity",
+    "item_features",
+    "leave_one_out",
+    "mrr",
+    "ndcg",
+    "novelty",
+    "rank_cases",
+    "target_ranks",
+    "temporal_split",
+    "top_k",
+]

@@ -1,0 +1,410 @@
+"""Runs: train a configured model on a dataset, evaluate it, write a run folder and report.
+
+This is the bottom of the data flow (ingest -> dataset -> train -> evaluate -> report); the CLI
+is a thin layer over it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import resource
+import shutil
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shopaug.data import Dataset, load
+from shopaug.evaluation import HISTORY_CONVENTIONS, Split, evaluate, leave_one_out, temporal_split
+from shopaug.exceptions import ConfigError, ShopaugError
+from shopaug.training import TrainOptions
+
+RUN_FORMAT = 1
+DEMO_MODELS = ("popularity", "itemknn", "bpr", "sasrec")
+TRAIN_KEYS = {"patience", "eval_every", "time_budget_minutes", "threads", "valid_users"}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What to train: a model name, its config, and run settings.
+
+    Attributes:
+        model: registered model name.
+        config: model config overrides (validated by the model's config class).
+        train: run settings: ``patience``, ``eval_every``, ``time_budget_minutes``,
+            ``threads``, ``valid_users`` (validation cases used for early stopping).
+        description: one line for reports.
+        preset: the preset this came from, if any.
+    """
+
+    model: str
+    config: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    preset: str | None = None
+
+
+def presets() -> dict[str, Path]:
+    """Shipped presets by name."""
+    folder = resources.files("shopaug") / "presets"
+    return {
+        Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".toml")
+    }
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a TOML, YAML or JSON config file into a dict, with the file named on errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text) or {}
+        elif path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            raise ConfigError(f"{path}: expected a .toml, .yaml or .json config file")
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as e:
+        raise ConfigError(f"{path}: cannot parse: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a table/mapping at the top level")
+    return data
+
+
+def _merge(base: RunConfig, data: dict[str, Any], where: str) -> RunConfig:
+    unknown = set(data) - {"model", "config", "train", "description"}
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key(s) {sorted(unknown)}; expected model, config, train, description"
+        )
+    for key in ("config", "train"):
+        if key in data and not isinstance(data[key], dict):
+            raise ConfigError(f"{where}: '{key}' must be a table/mapping")
+    bad_train = set(data.get("train", {})) - TRAIN_KEYS
+    if bad_train:
+        raise ConfigError(f"{where}: unknown train option(s) {sorted(bad_train)}; known: "
+                          f"{sorted(TRAIN_KEYS)}")
+    model = data.get("model", base.model)
+    config = dict(base.config) if model == base.model else {}
+    config.update(data.get("config", {}))
+    return RunConfig(
+        model=model,
+        config=config,
+        train={**base.train, **data.get("train", {})},
+        description=data.get("description", base.description),
+        preset=base.preset,
+    )
+
+
+def resolve(
+    *, model: str | None = None, preset: str | None = None, config_file: str | Path | None = None
+) -> RunConfig:
+    """A RunConfig from a model name or a preset, with a config file's values on top."""
+    from shopaug.models import MODELS
+
+    if (model is None) == (preset is None):
+        raise ConfigError("give exactly one of --model NAME or --preset NAME")
+    if preset is not None:
+        known = presets()
+        if preset not in known:
+            raise ConfigError(f"unknown preset {preset!r}; available: {sorted(known)}")
+        rc = _merge(RunConfig(model="", preset=preset), tomllib.loads(known[preset].read_text()),
+                    f"preset {preset}")
+    else:
+        rc = RunConfig(model=str(model))
+    if config_file is not None:
+        rc = _merge(rc, read_config_file(config_file), str(config_file))
+    if rc.model not in MODELS:
+        raise ConfigError(f"unknown model {rc.model!r}; available: {sorted(MODELS)}")
+    MODELS[rc.model](**rc.config)  # validate now, before any data is loaded
+    return rc
+
+
+def fingerprint(ds: Dataset) -> str:
+    """A short hash of the interactions, so a run is never evaluated on other data."""
+    h = hashlib.sha256()
+    for arr in (ds.user, ds.item, ds.time):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    h.update(str(ds.n_items).encode())
+    return h.hexdigest()[:16]
+
+
+def make_split(ds: Dataset, protocol: str) -> Split:
+    if protocol in ("loo", "leave-one-out"):
+        return leave_one_out(ds)
+    if protocol == "temporal":
+        return temporal_split(ds)
+    raise ConfigError(f"unknown split {protocol!r}; expected 'loo' or 'temporal'")
+
+
+def _source(data: str | Path) -> str:
+    s = str(data)
+    return s if s.startswith("bundled:") else str(Path(s).resolve())
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def fit_and_evaluate(
+    rc: RunConfig,
+    split: Split,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    progress: bool = True,
+    log=None,
+):
+    """Fit the configured model on ``split.train`` and evaluate it. Returns (model, record)."""
+    from shopaug.models import create
+
+    model = create(rc.model, **rc.config)
+    tr = rc.train
+    valid_cases = split.valid
+    n_valid = tr.get("valid_users")
+    es_split = split
+    if n_valid and n_valid < len(valid_cases):
+        rows = np.sort(np.random.default_rng(seed).choice(len(valid_cases), n_valid, replace=False))
+        es_split = dataclasses.replace(split, valid=valid_cases.rows(rows))
+
+    def validate(m) -> float:
+        return float(evaluate(m, es_split, "valid", beyond=False)["NDCG@10"])
+
+    budget = tr.get("time_budget_minutes")
+    options = TrainOptions(
+        seed=seed,
+        epochs=epochs,
+        patience=int(tr.get("patience", 10)),
+        eval_every=int(tr.get("eval_every", 1)),
+        time_budget=None if budget is None else float(budget) * 60,
+        threads=tr.get("threads"),
+        progress=progress,
+        validate=validate,
+        log=log,
+    )
+    t0 = time.perf_counter()
+    model.fit(split.train, options)
+    fit_seconds = time.perf_counter() - t0
+    record: dict[str, Any] = {
+        "model": rc.model,
+        "preset": rc.preset,
+        "description": rc.description,
+        "config": dataclasses.asdict(model.config),
+        "train": rc.train,
+        "seed": seed,
+        "fit_seconds": round(fit_seconds, 2),
+        "epochs_run": len(model.history_),
+        "history": model.history_,
+        "valid": evaluate(model, split, "valid", beyond=False),
+        "test": {h: evaluate(model, split, "test", history=h) for h in HISTORY_CONVENTIONS},
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+    return model, record
+
+
+def _write_dir_atomic(out: Path, fill) -> None:
+    """Build a folder in a temporary sibling, then move it into place (replacing ``out``)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        fill(tmp)
+        if out.exists():
+            old = out.with_name(f".{out.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _results(name: str, ds: Dataset, split: Split, records: dict[str, dict], primary: str) -> dict:
+    return {
+        "name": name,
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "data": {"source": ds.source, "fingerprint": fingerprint(ds), "stats": ds.stats()},
+        "protocol": {
+            "split": split.protocol,
+            "ranking": "full",
+            "history_conventions": list(HISTORY_CONVENTIONS),
+            "default_history": "exclude",
+        },
+        "machine": machine(),
+        "primary": primary,
+        "models": records,
+    }
+
+
+def train_run(
+    data: str | Path,
+    rc: RunConfig,
+    out: str | Path,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    split: str = "loo",
+    progress: bool = True,
+    log=None,
+) -> dict:
+    """Train one model and write RUN_DIR: run.json, model/, results.json, report.html."""
+    from shopaug.evaluation.report import write_report
+
+    out = Path(out)
+    ds = load(data)
+    sp = make_split(ds, split)
+    model, record = fit_and_evaluate(rc, sp, seed=seed, epochs=epochs, progress=progress, log=log)
+    results = _results(out.name, ds, sp, {rc.model: record}, rc.model)
+
+    def fill(tmp: Path) -> None:
+        model.save(tmp / "model")
+        _write_json(tmp / "run.json", {
+            "format": RUN_FORMAT, "kind": "single", "data": _source(data),
+            "fingerprint": fingerprint(ds), "split": split, "seed": seed,
+            "model": rc.model, "models": {rc.model: "model"}, "primary": rc.model,
+            "run_config": dataclasses.asdict(rc),
+        })
+        _write_json(tmp / "results.json", results)
+        write_report(results, tmp / "report.html")
+
+    _write_dir_atomic(out, fill)
+    return results
+
+
+def demo(
+    out_root: str | Path = "runs",
+    *,
+    name: str | None = None,
+    data: str | Path = "bundled:amazon-beauty",
+    quick: bool = False,
+    seed: int = 0,
+    progress: bool = True,
+    log=None,
+    echo=print,
+) -> dict:
+    """Train Popularity, ItemKNN, BPR-MF and SASRec; write results.json and report.html.
+
+    ``quick`` uses the first 2,000 users and a few epochs: a smoke run for tests.
+    """
+    from shopaug.evaluation.report import write_report
+    from shopaug.models import load_model
+
+    name = name or ("demo-quick" if quick else "demo")
+    out = Path(out_root) / name
+    ds = load(data)
+    if quick:
+        ds = ds.head(2000)
+    sp = make_split(ds, "loo")
+    records: dict[str, dict] = {}
+    models = {}
+    for m in DEMO_MODELS:
+        rc = resolve(preset=m if m != "sasrec" else "sasrec")
+        if quick:
+            small = {"sasrec": {"dim": 32, "epochs": 3}, "bpr": {"dim": 16, "epochs": 3}}
+            rc = dataclasses.replace(rc, config={**rc.config, **small.get(m, {})})
+        echo(f"[{name}] training {m} ...")
+        model, rec = fit_and_evaluate(rc, sp, seed=seed, progress=progress, log=log)
+        models[m], records[m] = model, rec
+        echo(f"[{name}] {m}: test NDCG@10 {rec['test']['exclude']['NDCG@10']:.4f} "
+             f"HR@10 {rec['test']['exclude']['HR@10']:.4f} ({rec['fit_seconds']:.0f}s)")
+    results = _results(name, ds, sp, records, "sasrec")
+
+    def fill(tmp: Path) -> None:
+        for m, model in models.items():
+            model.save(tmp / "models" / m)
+        _write_json(tmp / "run.json", {
+            "format": RUN_FORMAT, "kind": "multi", "data": _source(data),
+            "subset_users": 2000 if quick else None, "fingerprint": fingerprint(ds),
+            "split": "loo", "seed": seed, "models": {m: f"models/{m}" for m in models},
+            "primary": "sasrec",
+        })
+        _write_json(tmp / "results.json", results)
+        write_report(results, tmp / "report.html")
+
+    _write_dir_atomic(out, fill)
+    # sanity: what was written loads back
+    load_model(out / "models" / "sasrec")
+    return results
+
+
+def read_run(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        raise ShopaugError(f"{path}: not found; expected a run folder written by "
+                           "'shopaug train' or 'shopaug demo'")
+    meta = json.loads(path.read_text())
+    if meta.get("format") != RUN_FORMAT:
+        raise ShopaugError(f"{path}: unsupported run format {meta.get('format')!r}")
+    return meta
+
+
+def load_run(run_dir: str | Path, model: str | None = None):
+    """The dataset, split and model of a run folder, checked against its fingerprint."""
+    from shopaug.models import load_model
+
+    run_dir = Path(run_dir)
+    meta = read_run(run_dir)
+    name = model or meta["primary"]
+    if name not in meta["models"]:
+        raise ShopaugError(f"{run_dir}: no model {name!r}; it has {sorted(meta['models'])}")
+    ds = load(meta["data"])
+    if meta.get("subset_users"):
+        ds = ds.head(int(meta["subset_users"]))
+    if fingerprint(ds) != meta["fingerprint"]:
+        raise ShopaugError(f"{meta['data']}: the data changed since {run_dir} was trained "
+                           "(fingerprint differs); retrain the run")
+    sp = make_split(ds, meta["split"])
+    return ds, sp, load_model(run_dir / meta["models"][name]), name
+
+
+def evaluate_run(
+    run_dir: str | Path, *, which: str = "test", history: str = "exclude",
+    model: str | None = None,
+) -> dict:
+    """Re-evaluate a saved run: one flat dict of metrics for the chosen split and convention."""
+    if history not in HISTORY_CONVENTIONS:
+        raise ConfigError(f"history must be one of {HISTORY_CONVENTIONS}, got {history!r}")
+    if which not in ("valid", "test"):
+        raise ConfigError(f"split must be 'valid' or 'test', got {which!r}")
+    _, sp, m, name = load_run(run_dir, model)
+    out = evaluate(m, sp, which, history=history)  # type: ignore[arg-type]
+    return {"model": name, "protocol": sp.protocol, **out}

@@ -1,0 +1,182 @@
+"""The Recommender protocol, a base class with the shared parts, and model persistence."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+
+import numpy as np
+
+from shopaug.data import Sequences, TrainSet
+from shopaug.exceptions import ConfigError
+from shopaug.training import TrainOptions
+
+FORMAT_VERSION = 1
+
+
+@runtime_checkable
+class Recommender(Protocol):
+    """What every shopaug model offers.
+
+    ``score`` returns an array (n_users, n_items + 1) of float32 scores for internal item ids
+    (column 0 is padding); ``users`` may include ids the model never saw (-1 or beyond its
+    training users), in which case only the history is used.
+    """
+
+    name: ClassVar[str]
+
+    def fit(self, train: TrainSet, options: TrainOptions | None = None) -> Self: ...
+
+    def score(self, users: np.ndarray, histories: Sequences) -> np.ndarray: ...
+
+    def recommend(
+        self, users: np.ndarray, histories: Sequences, k: int = 10, *, exclude_history: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def save(self, path: str | Path) -> None: ...
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self: ...
+
+
+def config_from_dict(cls: type, values: dict[str, Any], *, where: str) -> Any:
+    """Build a config dataclass, rejecting unknown keys with the list of known ones."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown option(s) {unknown}; known: {sorted(names)}")
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+class BaseRecommender:
+    """Shared parts: config handling, ``recommend`` and safetensors persistence.
+
+    Subclasses set ``name`` and ``Config``, implement ``fit``, ``score``, ``_state`` (arrays
+    to save) and ``_set_state``.
+    """
+
+    name: ClassVar[str] = ""
+    Config: ClassVar[type] = object
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        if config is None:
+            config = config_from_dict(self.Config, overrides, where=f"model '{self.name}'")
+        elif overrides:
+            config = dataclasses.replace(config, **overrides)
+        self.config = config
+        self.n_items_: int | None = None
+        self.n_users_: int = 0
+        self.history_: list[dict] = []
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config})"
+
+    def _check_fitted(self) -> None:
+        if self.n_items_ is None:
+            raise RuntimeError(f"{self.name} is not fitted; call fit() first")
+
+    def fit(self, train: TrainSet, options: TrainOptions | None = None) -> Self:
+        raise NotImplementedError
+
+    def score(self, users: np.ndarray, histories: Sequences) -> np.ndarray:
+        raise NotImplementedError
+
+    def recommend(
+        self, users: np.ndarray, histories: Sequences, k: int = 10, *, exclude_history: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` internal item ids and their scores per user, best first."""
+        scores = np.array(self.score(np.asarray(users), histories), dtype=np.float32, copy=True)
+        scores[:, 0] = -np.inf
+        if exclude_history:
+            rows = np.repeat(np.arange(len(histories)), histories.lengths)
+            scores[rows, histories.items] = -np.inf
+        k = min(k, scores.shape[1] - 1)
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        vals = np.take_along_axis(scores, part, axis=1)
+        order = np.lexsort((part, -vals), axis=1)
+        return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+
+    # persistence ---------------------------------------------------------------------------
+    def _state(self) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> None:
+        """Write ``config.json`` and ``weights.safetensors`` into folder ``path`` atomically."""
+        from safetensors.numpy import save_file
+
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            meta = {
+                "format": FORMAT_VERSION,
+                "model": self.name,
+                "config": dataclasses.asdict(self.config),
+                "n_items": self.n_items_,
+                "n_users": self.n_users_,
+                "history": self.history_,
+            }
+            (tmp / "config.json").write_text(json.dumps(meta, indent=2))
+            state = {k: np.ascontiguousarray(v) for k, v in self._state().items()}
+            save_file(state, str(tmp / "weights.safetensors"))
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        from safetensors.numpy import load_file
+
+        path = Path(path)
+        meta = read_meta(path)
+        if meta["model"] != cls.name:
+            raise ConfigError(f"{path}: holds a '{meta['model']}' model, not '{cls.name}'")
+        model = cls(config_from_dict(cls.Config, meta["config"], where=str(path / "config.json")))
+        model.n_items_ = int(meta["n_items"])
+        model.n_users_ = int(meta["n_users"])
+        model.history_ = list(meta.get("history", []))
+        model._set_state(load_file(str(path / "weights.safetensors")))
+        return model
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    cfg = path / "config.json"
+    if not cfg.is_file():
+        raise ConfigError(f"{cfg}: not found; expected a model folder written by save()")
+    try:
+        meta = json.loads(cfg.read_text())
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{cfg}: invalid JSON at line {e.lineno}: {e.msg}") from None
+    if meta.get("format") != FORMAT_VERSION or "model" not in meta:
+        raise ConfigError(f"{cfg}: not a shopaug model (format {FORMAT_VERSION} expected)")
+    return meta
+
+
+def gather_history_matrix(histories: Sequences, n_cols: int, weights: np.ndarray | None = None):
+    """CSR (n_rows, n_cols) of history items, with optional per-element weights."""
+    import scipy.sparse as sp
+
+    data = np.ones(len(histories.items), np.float32) if weights is None else weights
+    return sp.csr_matrix(
+        (data.astype(np.float32), histories.items, histories.indptr),
+        shape=(len(histories), n_cols),
+    )

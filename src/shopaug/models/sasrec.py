@@ -1,0 +1,219 @@
+"""SASRec: self-attentive sequential recommendation (Kang & McAuley, 2018).
+
+Causal self-attention over the last ``max_len`` items; the output at each position scores
+the next item against the (tied) item embeddings. Trained on every non-padding position of
+each sequence in one pass, with full-softmax cross-entropy (default) or binary
+cross-entropy on sampled negatives (the original paper's loss).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, Self
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from shopaug.data import Sequences, TrainSet
+from shopaug.models._base import BaseRecommender
+from shopaug.models._torch import numpy_to_state, state_to_numpy
+from shopaug.random import make_rng
+from shopaug.training import TrainOptions
+from shopaug.training.loop import run_epochs
+
+
+@dataclass(frozen=True)
+class SASRecConfig:
+    """SASRec settings.
+
+    Attributes:
+        dim: embedding and hidden size.
+        layers: self-attention blocks.
+        heads: attention heads per block.
+        ffn: feed-forward width as a multiple of ``dim``.
+        dropout: dropout on embeddings, attention and feed-forward outputs.
+        max_len: items of history the model reads (older items are cut).
+        loss: ``ce`` (full softmax over all items) or ``bce`` (sampled negatives).
+        negatives: negatives per position for ``bce``.
+        epochs: maximum epochs (early stopping on validation may end sooner).
+        batch_size: sequences per step.
+        lr: Adam learning rate.
+        weight_decay: AdamW weight decay.
+    """
+
+    dim: int = 64
+    layers: int = 2
+    heads: int = 2
+    ffn: int = 4
+    dropout: float = 0.5
+    max_len: int = 50
+    loss: Literal["ce", "bce"] = "ce"
+    negatives: int = 1
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        for f in ("dim", "layers", "heads", "ffn", "max_len", "negatives", "epochs", "batch_size"):
+            if getattr(self, f) < 1:
+                raise ValueError(f"{f} must be >= 1")
+        if self.dim % self.heads:
+            raise ValueError("dim must be divisible by heads")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("dropout must be in [0, 1)")
+        if self.loss not in ("ce", "bce"):
+            raise ValueError("loss must be 'ce' or 'bce'")
+        if self.lr <= 0 or self.weight_decay < 0:
+            raise ValueError("lr must be > 0 and weight_decay >= 0")
+
+
+class _Block(nn.Module):
+    def __init__(self, dim: int, heads: int, ffn: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(
+            nn.Linear(dim, ffn * dim), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn * dim, dim)
+        )
+        self.drop = nn.Dropout(dropout)
+        self.p = dropout
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).unbind(2)
+        a = F.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+            attn_mask=mask, dropout_p=self.p if self.training else 0.0,
+        )
+        x = x + self.drop(self.out(a.transpose(1, 2).reshape(b, t, d)))
+        return x + self.drop(self.ff(self.norm2(x)))
+
+
+class _Net(nn.Module):
+    def __init__(self, n_items: int, cfg: SASRecConfig) -> None:
+        super().__init__()
+        self.max_len = cfg.max_len
+        self.item = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0)
+        self.pos = nn.Embedding(cfg.max_len, cfg.dim)
+        self.drop = nn.Dropout(cfg.dropout)
+        self.blocks = nn.ModuleList(
+            _Block(cfg.dim, cfg.heads, cfg.ffn, cfg.dropout) for _ in range(cfg.layers)
+        )
+        self.norm = nn.LayerNorm(cfg.dim)
+        self.scale = math.sqrt(cfg.dim)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear | nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+        if isinstance(m, nn.Embedding) and m.padding_idx is not None:
+            with torch.no_grad():
+                m.weight[m.padding_idx].zero_()
+
+    def forward(self, seq: torch.Tensor) -> torch.Tensor:
+        """Hidden states (B, T, dim) for left-padded ids (B, T), T <= max_len."""
+        t = seq.shape[1]
+        # Positions count so that the newest item always sits at max_len - 1.
+        pos = torch.arange(self.max_len - t, self.max_len)
+        x = self.drop(self.item(seq) * self.scale + self.pos(pos)[None])
+        valid = seq > 0
+        causal = torch.ones(t, t, dtype=torch.bool).tril()
+        # attend to earlier real items; padding rows attend to themselves (avoids NaN)
+        mask = (causal[None] & valid[:, None, :]) | torch.eye(t, dtype=torch.bool)[None]
+        mask = mask[:, None]
+        for block in self.blocks:
+            x = block(x, mask) * valid[..., None]
+        return self.norm(x)
+
+
+class SASRec(BaseRecommender):
+    """Transformer next-item model; see the module docstring."""
+
+    name = "sasrec"
+    Config = SASRecConfig
+
+    def fit(self, train: TrainSet, options: TrainOptions | None = None) -> Self:
+        options = options or TrainOptions()
+        cfg = self.config
+        rng = make_rng(options.seed)
+        torch.manual_seed(options.seed)
+        self.n_items_, self.n_users_ = train.n_items, train.n_users
+        self.net_ = _Net(train.n_items, cfg)
+        opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        seqs = train.sequences
+        rows = np.flatnonzero(seqs.lengths >= 2)
+        # Each window holds the last max_len + 1 items: inputs are [:-1], targets [1:].
+        windows = seqs.padded(cfg.max_len + 1, rows)
+        lengths = np.minimum(seqs.lengths[rows], cfg.max_len + 1) - 1
+
+        def batches(epoch: int) -> list:
+            # Bucket by length so each batch is padded only to its own longest sequence.
+            order = rng.permutation(len(rows))
+            chunk = cfg.batch_size * 64
+            out = []
+            for s in range(0, len(order), chunk):
+                part = order[s : s + chunk]
+                part = part[np.argsort(lengths[part], kind="stable")]
+                out += [part[i : i + cfg.batch_size] for i in range(0, len(part), cfg.batch_size)]
+            return [out[i] for i in rng.permutation(len(out))]
+
+        def step(idx: np.ndarray) -> torch.Tensor:
+            t = int(lengths[idx].max())
+            w = torch.from_numpy(windows[idx, -(t + 1) :])
+            inp, tgt = w[:, :-1], w[:, 1:]
+            h = self.net_(inp)
+            real = tgt > 0
+            h, tgt = h[real], tgt[real]
+            emb = self.net_.item.weight
+            if cfg.loss == "ce":
+                # score real items only (column j is item j + 1), so padding never competes
+                return F.cross_entropy(h @ emb[1:].T, tgt - 1)
+            neg = torch.from_numpy(
+                rng.integers(1, self.n_items_ + 1, size=(len(tgt), cfg.negatives))
+            )
+            pos_logit = (h * emb[tgt]).sum(-1)
+            neg_logit = torch.einsum("nd,nkd->nk", h, emb[neg])
+            return F.binary_cross_entropy_with_logits(
+                pos_logit, torch.ones_like(pos_logit)
+            ) + F.binary_cross_entropy_with_logits(neg_logit, torch.zeros_like(neg_logit))
+
+        self.history_ = run_epochs(
+            model=self, module=self.net_, optimizer=opt, batches=batches, step=step,
+            epochs=options.epochs or cfg.epochs, options=options, desc="sasrec",
+        )
+        return self
+
+    def score(self, users: np.ndarray, histories: Sequences) -> np.ndarray:
+        self._check_fitted()
+        out = np.zeros((len(histories), self.n_items_ + 1), dtype=np.float32)
+        has = np.flatnonzero(histories.lengths > 0)  # empty histories score 0 everywhere
+        if not len(has):
+            return out
+        # Sort by length and pad each chunk to its own longest history: most users are short.
+        has = has[np.argsort(histories.lengths[has], kind="stable")]
+        self.net_.eval()
+        with torch.no_grad():
+            for start in range(0, len(has), 256):
+                rows = has[start : start + 256]
+                t = int(min(histories.lengths[rows].max(), self.config.max_len))
+                h = self.net_(torch.from_numpy(histories.padded(t, rows)))[:, -1]
+                out[rows] = (h @ self.net_.item.weight.T).numpy()
+        return out
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return state_to_numpy(self.net_)
+
+    def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        self.net_ = _Net(self.n_items_, self.config)
+        self.net_.load_state_dict(numpy_to_state(state))
+        self.net_.eval()

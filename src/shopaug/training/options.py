@@ -1,0 +1,38 @@
+"""Run settings shared by every trainable model, kept apart from model hyper-parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to run training (not what to learn: that is the model's config).
+
+    Attributes:
+        seed: seed of every random stream in the run (torch and numpy).
+        epochs: overrides the model config's epoch count when set.
+        patience: stop after this many validations without improvement.
+        eval_every: validate every this many epochs.
+        time_budget: stop starting new epochs after this many seconds.
+        threads: torch CPU threads (None: all cores).
+        progress: show progress bars.
+        validate: returns the figure to maximise for early stopping (validation NDCG@10);
+            built by the caller, so training never sees evaluation code or test data.
+        checkpoint_dir: where the best weights so far are written, if set.
+        log: called with a dict per epoch (epoch, loss, metric, seconds).
+    """
+
+    seed: int = 0
+    epochs: int | None = None
+    patience: int = 10
+    eval_every: int = 1
+    time_budget: float | None = None
+    threads: int | None = None
+    progress: bool = True
+    validate: Callable[[Any], float] | None = None
+    checkpoint_dir: Path | None = None
+    log: Callable[[dict], None] | None = None

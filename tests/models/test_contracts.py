@@ -1,0 +1,34 @@
+"""Every model passes the shared Recommender contract."""
+
+from shopaug.models import BPR, ItemKNN, Popularity, SASRec
+from shopaug.testing import RecommenderContract
+
+
+class TestPopularity(RecommenderContract):
+    model_class = Popularity
+    learns = False
+
+
+class TestItemKNN(RecommenderContract):
+    model_class = ItemKNN
+
+
+class TestItemKNNRecency(RecommenderContract):
+    model_class = ItemKNN
+    config = {"recency": 0.8, "neighbors": 5}
+
+
+class TestBPR(RecommenderContract):
+    model_class = BPR
+    config = {"dim": 8, "epochs": 50, "batch_size": 64, "lr": 0.02, "reg": 0.05}
+
+
+class TestSASRec(RecommenderContract):
+    model_class = SASRec
+    config = {"dim": 16, "heads": 1, "epochs": 30, "batch_size": 16, "lr": 0.01, "dropout": 0.1}
+
+
+class TestSASRecBCE(RecommenderContract):
+    model_class = SASRec
+    config = {"dim": 16, "heads": 1, "epochs": 30, "batch_size": 16, "lr": 0.01,
+              "dropout": 0.1, "loss": "bce", "negatives": 4}
