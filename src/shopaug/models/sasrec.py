@@ -42,6 +42,13 @@ class SASRecConfig:
         batch_size: sequences per step.
         lr: Adam learning rate.
         weight_decay: AdamW weight decay.
+        norm_first: pre-LayerNorm blocks (True) or post-LayerNorm blocks as in the SASRec
+            paper and RecBole (False).
+        scale_emb: multiply item embeddings by sqrt(dim) as the SASRec paper does.
+        label_smoothing: cross-entropy label smoothing.
+        positions: count positions from the ``start`` of the (cut) sequence, so that every
+            position of one-pass training sees what inference on that prefix sees, or from
+            the ``end`` (the newest item always at ``max_len - 1``, as in the paper's code).
     """
 
     dim: int = 64
@@ -56,6 +63,10 @@ class SASRecConfig:
     batch_size: int = 128
     lr: float = 1e-3
     weight_decay: float = 0.0
+    norm_first: bool = True
+    scale_emb: bool = True
+    label_smoothing: float = 0.0
+    positions: Literal["start", "end"] = "start"
 
     def __post_init__(self) -> None:
         for f in ("dim", "layers", "heads", "ffn", "max_len", "negatives", "epochs", "batch_size"):
@@ -65,6 +76,8 @@ class SASRecConfig:
             raise ValueError("dim must be divisible by heads")
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be in [0, 1)")
+        if self.positions not in ("start", "end"):
+            raise ValueError("positions must be 'start' or 'end'")
         if self.loss not in ("ce", "bce"):
             raise ValueError("loss must be 'ce' or 'bce'")
         if self.lr <= 0 or self.weight_decay < 0:
@@ -72,9 +85,10 @@ class SASRecConfig:
 
 
 class _Block(nn.Module):
-    def __init__(self, dim: int, heads: int, ffn: int, dropout: float) -> None:
+    def __init__(self, dim: int, heads: int, ffn: int, dropout: float, norm_first: bool) -> None:
         super().__init__()
         self.heads = heads
+        self.norm_first = norm_first
         self.norm1 = nn.LayerNorm(dim)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.out = nn.Linear(dim, dim)
@@ -85,29 +99,39 @@ class _Block(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.p = dropout
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def attend(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
-        q, k, v = self.qkv(self.norm1(x)).view(b, t, 3, self.heads, d // self.heads).unbind(2)
+        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).unbind(2)
         a = F.scaled_dot_product_attention(
             q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
             attn_mask=mask, dropout_p=self.p if self.training else 0.0,
         )
-        x = x + self.drop(self.out(a.transpose(1, 2).reshape(b, t, d)))
-        return x + self.drop(self.ff(self.norm2(x)))
+        return self.drop(self.out(a.transpose(1, 2).reshape(b, t, d)))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.norm_first:
+            x = x + self.attend(self.norm1(x), mask)
+            return x + self.drop(self.ff(self.norm2(x)))
+        x = self.norm1(x + self.attend(x, mask))
+        return self.norm2(x + self.drop(self.ff(x)))
 
 
 class _Net(nn.Module):
     def __init__(self, n_items: int, cfg: SASRecConfig) -> None:
         super().__init__()
         self.max_len = cfg.max_len
+        self.from_start = cfg.positions == "start"
         self.item = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0)
         self.pos = nn.Embedding(cfg.max_len, cfg.dim)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
-            _Block(cfg.dim, cfg.heads, cfg.ffn, cfg.dropout) for _ in range(cfg.layers)
+            _Block(cfg.dim, cfg.heads, cfg.ffn, cfg.dropout, cfg.norm_first)
+            for _ in range(cfg.layers)
         )
+        # pre-LN needs a final norm; post-LN normalises the embeddings instead
         self.norm = nn.LayerNorm(cfg.dim)
-        self.scale = math.sqrt(cfg.dim)
+        self.norm_first = cfg.norm_first
+        self.scale = math.sqrt(cfg.dim) if cfg.scale_emb else 1.0
         self.apply(self._init)
 
     @staticmethod
@@ -123,17 +147,20 @@ class _Net(nn.Module):
     def forward(self, seq: torch.Tensor) -> torch.Tensor:
         """Hidden states (B, T, dim) for left-padded ids (B, T), T <= max_len."""
         t = seq.shape[1]
-        # Positions count so that the newest item always sits at max_len - 1.
-        pos = torch.arange(self.max_len - t, self.max_len)
-        x = self.drop(self.item(seq) * self.scale + self.pos(pos)[None])
         valid = seq > 0
+        if self.from_start:
+            pos = (valid.cumsum(1) - 1).clamp(min=0)  # (B, T): 0 at each oldest real item
+        else:
+            pos = torch.arange(self.max_len - t, self.max_len)[None]  # newest at max_len - 1
+        x = self.item(seq) * self.scale + self.pos(pos)
+        x = self.drop(x if self.norm_first else self.norm(x))
         causal = torch.ones(t, t, dtype=torch.bool).tril()
         # attend to earlier real items; padding rows attend to themselves (avoids NaN)
         mask = (causal[None] & valid[:, None, :]) | torch.eye(t, dtype=torch.bool)[None]
         mask = mask[:, None]
         for block in self.blocks:
             x = block(x, mask) * valid[..., None]
-        return self.norm(x)
+        return self.norm(x) if self.norm_first else x
 
 
 class SASRec(BaseRecommender):
@@ -177,7 +204,9 @@ class SASRec(BaseRecommender):
             emb = self.net_.item.weight
             if cfg.loss == "ce":
                 # score real items only (column j is item j + 1), so padding never competes
-                return F.cross_entropy(h @ emb[1:].T, tgt - 1)
+                return F.cross_entropy(
+                    h @ emb[1:].T, tgt - 1, label_smoothing=cfg.label_smoothing
+                )
             neg = torch.from_numpy(
                 rng.integers(1, self.n_items_ + 1, size=(len(tgt), cfg.negatives))
             )

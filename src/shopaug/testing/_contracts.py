@@ -71,16 +71,13 @@ class RecommenderContract:
             assert not set(items[r]) & set(cases.history[r].tolist())
         assert (np.diff(scores, axis=1) <= 0).all()
 
-    def test_learns_checkerboard_parity(self):
+    def test_learns_checkerboard(self):
         if not self.learns:
             return
         ds = checkerboard()
         model, split = self.fit(ds)
-        cases = split.test
-        items, _ = model.recommend(cases.users, cases.history, k=3)
-        user_parity = cases.history.items[cases.history.indptr[:-1]] % 2
-        same = (items % 2) == user_parity[:, None]
-        assert same.mean() > 0.8
+        # Chance is about 10 / 32 unseen items; same-parity structure gets far above it.
+        assert evaluate(model, split, "test", beyond=False)["HR@10"] >= 0.6
 
     def test_never_trained_on_planted_targets(self):
         ds, canaries = planted()

@@ -21,14 +21,14 @@ def checkerboard(
     for u in range(n_users):
         parity = u % 2
         start = int(rng.integers(0, n_items // 2 - length)) if n_items // 2 > length else 0
-        seq = [(start + j) * 2 + parity + 1 for j in range(length)]
+        seq = [i for i in ((start + j) * 2 + parity + 1 for j in range(length)) if i <= n_items]
         users += [u] * len(seq)
-        items += [i for i in seq if i <= n_items]
+        items += seq
     user_vocab = IdVocab([f"u{u}" for u in range(n_users)])
     item_vocab = IdVocab([f"i{i}" for i in range(1, n_items + 1)], offset=1)
     return Dataset.from_arrays(
         name="checkerboard", source="shopaug.testing.checkerboard", users=user_vocab,
-        items=item_vocab, user=np.asarray(users[: len(items)]), item=np.asarray(items),
+        items=item_vocab, user=np.asarray(users), item=np.asarray(items),
     )
 
 

@@ -1,0 +1,3 @@
+from shopaug.cli import main
+
+main()
