@@ -38,9 +38,8 @@ def test_quick_demo_writes_results_and_report(quick_demo):
     html = (folder / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 5
     assert "sasrec" in p.stdout and "NDCG@10" in p.stdout
-    # a learned model beats popularity even on the quick run
-    ndcg = {k: v["test"]["exclude"]["NDCG@10"] for k, v in results["models"].items()}
-    assert ndcg["itemknn"] > ndcg["popularity"]
+    assert results["primary"] == "sasrec" and results["protocol"]["ranking"] == "full"
+    assert len(results["models"]["sasrec"]["history"]) == 3  # the quick run's epochs
     assert not list(folder.parent.glob(".*"))  # no temporary folders left behind
 
 

@@ -56,6 +56,9 @@ class ItemKNN(BaseRecommender):
             (coo.data / np.maximum(denom, 1e-12), (coo.row, coo.col)), shape=(n, n)
         )
         self.sim_ = _top_per_row(sim, self.config.neighbors)
+        # Break ties (most items share score 0) by popularity, far below any real similarity.
+        counts = train.item_counts().astype(np.float64)
+        self.prior_ = (1e-6 * counts / max(counts.max(), 1.0)).astype(np.float32)
         self.n_items_ = train.n_items
         self.n_users_ = train.n_users
         return self
@@ -69,16 +72,17 @@ class ItemKNN(BaseRecommender):
             )
             weights = self.config.recency ** age.astype(np.float32)
         h = gather_history_matrix(histories, self.n_items_ + 1, weights)
-        return np.asarray((h @ self.sim_).toarray(), dtype=np.float32)
+        return np.asarray((h @ self.sim_).toarray(), dtype=np.float32) + self.prior_
 
     def _state(self) -> dict[str, np.ndarray]:
         s = self.sim_
         return {"indptr": s.indptr.astype(np.int64), "indices": s.indices.astype(np.int64),
-                "data": s.data.astype(np.float32)}
+                "data": s.data.astype(np.float32), "prior": self.prior_}
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         n = self.n_items_ + 1
         self.sim_ = sp.csr_matrix((state["data"], state["indices"], state["indptr"]), shape=(n, n))
+        self.prior_ = state["prior"]
 
 
 def _top_per_row(m: sp.csr_matrix, k: int, block: int = 2048) -> sp.csr_matrix:
