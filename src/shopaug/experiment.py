@@ -131,7 +131,11 @@ def resolve(
         rc = _merge(rc, read_config_file(config_file), str(config_file))
     if rc.model not in MODELS:
         raise ConfigError(f"unknown model {rc.model!r}; available: {sorted(MODELS)}")
-    MODELS[rc.model](**rc.config)  # validate now, before any data is loaded
+    try:
+        MODELS[rc.model](**rc.config)  # validate now, before any data is loaded
+    except ConfigError as e:
+        source = config_file if config_file is not None else f"preset {preset}"
+        raise ConfigError(f"{source}: {e}") from None
     return rc
 
 
