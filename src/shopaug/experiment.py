@@ -12,8 +12,6 @@ import json
 import os
 import platform
 import resource
-import shutil
-import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from shopaug._fs import write_dir_atomic
 from shopaug.data import Dataset, load
 from shopaug.evaluation import HISTORY_CONVENTIONS, Split, evaluate, leave_one_out, temporal_split
 from shopaug.exceptions import ConfigError, ShopaugError
@@ -232,24 +231,6 @@ def fit_and_evaluate(
     return model, record
 
 
-def _write_dir_atomic(out: Path, fill) -> None:
-    """Build a folder in a temporary sibling, then move it into place (replacing ``out``)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        fill(tmp)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
 
@@ -310,7 +291,7 @@ def train_run(
         _write_json(tmp / "results.json", results)
         write_report(results, tmp / "report.html")
 
-    _write_dir_atomic(out, fill)
+    write_dir_atomic(out, fill)
     return results
 
 
@@ -364,7 +345,7 @@ def demo(
         _write_json(tmp / "results.json", results)
         write_report(results, tmp / "report.html")
 
-    _write_dir_atomic(out, fill)
+    write_dir_atomic(out, fill)
     # sanity: what was written loads back
     load_model(out / "models" / "sasrec")
     return results

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 
+from shopaug._fs import write_dir_atomic
 from shopaug.data import Sequences, TrainSet
 from shopaug.exceptions import ConfigError
 from shopaug.training import TrainOptions
@@ -116,31 +114,21 @@ class BaseRecommender:
         from safetensors.numpy import save_file
 
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            meta = {
-                "format": FORMAT_VERSION,
-                "model": self.name,
-                "config": dataclasses.asdict(self.config),
-                "n_items": self.n_items_,
-                "n_users": self.n_users_,
-                "history": self.history_,
-            }
+        meta = {
+            "format": FORMAT_VERSION,
+            "model": self.name,
+            "config": dataclasses.asdict(self.config),
+            "n_items": self.n_items_,
+            "n_users": self.n_users_,
+            "history": self.history_,
+        }
+        state = {k: np.ascontiguousarray(v) for k, v in self._state().items()}
+
+        def fill(tmp: Path) -> None:
             (tmp / "config.json").write_text(json.dumps(meta, indent=2))
-            state = {k: np.ascontiguousarray(v) for k, v in self._state().items()}
             save_file(state, str(tmp / "weights.safetensors"))
-            if path.exists():
-                old = path.with_name(f".{path.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(path, old)
-                os.replace(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, path)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+        write_dir_atomic(path, fill)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
