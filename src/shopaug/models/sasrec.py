@@ -49,6 +49,7 @@ class SASRecConfig:
         positions: count positions from the ``start`` of the (cut) sequence, so that every
             position of one-pass training sees what inference on that prefix sees, or from
             the ``end`` (the newest item always at ``max_len - 1``, as in the paper's code).
+        schedule: learning rate ``constant`` or ``cosine`` decay to zero over ``epochs``.
     """
 
     dim: int = 64
@@ -67,6 +68,7 @@ class SASRecConfig:
     scale_emb: bool = True
     label_smoothing: float = 0.0
     positions: Literal["start", "end"] = "start"
+    schedule: Literal["constant", "cosine"] = "constant"
 
     def __post_init__(self) -> None:
         for f in ("dim", "layers", "heads", "ffn", "max_len", "negatives", "epochs", "batch_size"):
@@ -76,6 +78,8 @@ class SASRecConfig:
             raise ValueError("dim must be divisible by heads")
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be in [0, 1)")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError("schedule must be 'constant' or 'cosine'")
         if self.positions not in ("start", "end"):
             raise ValueError("positions must be 'start' or 'end'")
         if self.loss not in ("ce", "bce"):
@@ -163,6 +167,23 @@ class _Net(nn.Module):
         return self.norm(x) if self.norm_first else x
 
 
+def _windows(seqs: Sequences, max_len: int) -> np.ndarray:
+    """Left-padded training windows of ``max_len + 1`` items (inputs ``[:-1]``, targets
+    ``[1:]``): the newest window of every sequence, plus older windows of sequences longer
+    than one window, so every item but each user's first is a target exactly once."""
+    width = max_len + 1
+    rows = np.flatnonzero(seqs.lengths >= 2)
+    parts = [seqs.padded(width, rows)]
+    extra = []
+    for r in np.flatnonzero(seqs.lengths > width):  # few users; not a hot path
+        items = seqs[r]
+        for end in range(len(items) - max_len, 1, -max_len):
+            extra.append(items[max(0, end - width) : end])
+    if extra:
+        parts.append(Sequences.from_lists(extra).padded(width))
+    return np.concatenate(parts)
+
+
 class SASRec(BaseRecommender):
     """Transformer next-item model; see the module docstring."""
 
@@ -177,11 +198,9 @@ class SASRec(BaseRecommender):
         self.n_items_, self.n_users_ = train.n_items, train.n_users
         self.net_ = _Net(train.n_items, cfg)
         opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        seqs = train.sequences
-        rows = np.flatnonzero(seqs.lengths >= 2)
-        # Each window holds the last max_len + 1 items: inputs are [:-1], targets [1:].
-        windows = seqs.padded(cfg.max_len + 1, rows)
-        lengths = np.minimum(seqs.lengths[rows], cfg.max_len + 1) - 1
+        windows = _windows(train.sequences, cfg.max_len)
+        lengths = (windows > 0).sum(1) - 1
+        rows = np.arange(len(windows))
 
         def batches(epoch: int) -> list:
             # Bucket by length so each batch is padded only to its own longest sequence.
@@ -216,9 +235,13 @@ class SASRec(BaseRecommender):
                 pos_logit, torch.ones_like(pos_logit)
             ) + F.binary_cross_entropy_with_logits(neg_logit, torch.zeros_like(neg_logit))
 
+        epochs = options.epochs or cfg.epochs
+        sched = None
+        if cfg.schedule == "cosine":
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         self.history_ = run_epochs(
             model=self, module=self.net_, optimizer=opt, batches=batches, step=step,
-            epochs=options.epochs or cfg.epochs, options=options, desc="sasrec",
+            epochs=epochs, options=options, desc="sasrec", scheduler=sched,
         )
         return self
 

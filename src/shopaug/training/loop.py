@@ -29,6 +29,7 @@ def run_epochs(
     epochs: int,
     options: TrainOptions,
     desc: str = "train",
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
 ) -> list[dict]:
     """Train ``module`` for up to ``epochs`` epochs and return one record per epoch.
 
@@ -58,6 +59,8 @@ def run_epochs(
             optimizer.step()
             total += float(loss.detach())
             n += 1
+        if scheduler is not None:
+            scheduler.step()
         module.eval()
         record = {"epoch": epoch, "loss": total / max(n, 1), "seconds": time.perf_counter() - t0}
         if options.validate is not None and epoch % options.eval_every == 0:

@@ -1,0 +1,31 @@
+"""SASRec specifics: training windows and position handling."""
+
+import numpy as np
+import torch
+
+from shopaug.data import Sequences
+from shopaug.models.sasrec import SASRecConfig, _Net, _windows
+
+
+def test_windows_make_every_item_but_the_first_a_target_once():
+    s = Sequences.from_lists([list(range(1, 13)), [1], [20, 21, 22]])
+    w = _windows(s, max_len=4)
+    assert w.shape[1] == 5
+    targets = sorted(int(x) for r in w for j, x in enumerate(r[1:]) if r[j] > 0)
+    assert targets == [*range(2, 13), 21, 22]
+
+
+def test_start_positions_make_prefix_outputs_independent_of_padding():
+    torch.manual_seed(0)
+    net = _Net(30, SASRecConfig(dim=16, heads=2, dropout=0.0, positions="start")).eval()
+    seq = torch.tensor([[0, 0, 3, 4, 5]])
+    short = torch.tensor([[3, 4, 5]])
+    with torch.no_grad():
+        a = net(seq)[0, -1]
+        b = net(short)[0, -1]
+        # the output at position 3 of the full row sees only [3, 4]: same as scoring [3, 4]
+        c = net(seq)[0, 3]
+        d = net(torch.tensor([[3, 4]]))[0, -1]
+    torch.testing.assert_close(a, b)
+    torch.testing.assert_close(c, d)
+    assert np.isfinite(net(seq).detach().numpy()).all()
