@@ -314,7 +314,11 @@ def _configs(results: Mapping[str, Any]) -> str:
     rows = []
     for name, m in models.items():
         config = json.dumps(m.get("config", {}), sort_keys=True, default=str)
-        valid = ", ".join(f"{_e(k)} {_fmt(_num(v))}" for k, v in _dict(m.get("valid")).items())
+        valid = ", ".join(
+            f"{_e(k)} {_stat(v) if k == 'n_cases' else _fmt(_num(v))}"
+            for k, v in _dict(m.get("valid")).items()
+            if _num(v) is not None  # drop the split and convention labels
+        )
         history = m.get("history")
         epochs = str(len(history)) if isinstance(history, list) and history else MISSING
         cells = [_e(name), f'<span class="text">{_e(config)}</span>', epochs, valid or MISSING]
