@@ -183,6 +183,7 @@ def fit_and_evaluate(
     epochs: int | None = None,
     progress: bool = True,
     log=None,
+    checkpoint_dir: Path | None = None,
 ):
     """Fit the configured model on ``split.train`` and evaluate it. Returns (model, record)."""
     from shopaug.models import create
@@ -210,6 +211,7 @@ def fit_and_evaluate(
         progress=progress,
         validate=validate,
         log=log,
+        checkpoint_dir=checkpoint_dir,
     )
     t0 = time.perf_counter()
     model.fit(split.train, options)
@@ -270,14 +272,21 @@ def train_run(
     split: str = "loo",
     progress: bool = True,
     log=None,
+    checkpoint_dir: str | Path | None = None,
 ) -> dict:
-    """Train one model and write RUN_DIR: run.json, model/, results.json, report.html."""
+    """Train one model and write RUN_DIR: run.json, model/, results.json, report.html.
+
+    With ``checkpoint_dir``, the best weights so far are kept there during training
+    (safetensors), so a long run that is stopped still leaves its best epoch behind."""
     from shopaug.evaluation.report import write_report
 
     out = Path(out)
     ds = load(data)
     sp = make_split(ds, split)
-    model, record = fit_and_evaluate(rc, sp, seed=seed, epochs=epochs, progress=progress, log=log)
+    model, record = fit_and_evaluate(
+        rc, sp, seed=seed, epochs=epochs, progress=progress, log=log,
+        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+    )
     results = _results(out.name, ds, sp, {rc.model: record}, rc.model)
 
     def fill(tmp: Path) -> None:

@@ -89,8 +89,11 @@ def test_train_with_preset_and_config_file(tmp_path):
         "\n".join(f"{u} " + " ".join(str((u + j) % 30 + 1) for j in range(7)) for u in range(1, 50))
     )
     out = tmp_path / "sas"
+    ckpt = tmp_path / "ckpt"
     run("train", "--data", folder, "--preset", "sasrec", "--config", cfg, "--epochs", "2",
-        "--out", out, "--no-progress")
+        "--out", out, "--no-progress", "--threads", "1", "--checkpoint-dir", ckpt)
+    assert (ckpt / "best.safetensors").is_file()
+    assert json.loads((ckpt / "best.json").read_text())["epoch"] in (1, 2)
     conf = json.loads((out / "model" / "config.json").read_text())
     assert conf["model"] == "sasrec" and conf["config"]["dim"] == 8
     assert len(conf["history"]) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,11 @@ def train(
     epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
     split: Annotated[str, typer.Option(help="loo (leave-one-out) or temporal.")] = "loo",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    threads: Annotated[int | None, typer.Option(help="Torch CPU threads (default: all).")]
+    = None,
+    checkpoint_dir: Annotated[
+        Path | None, typer.Option(help="Keep the best weights here while training.")
+    ] = None,
 ) -> None:
     """Train, evaluate on validation and test (full ranking), write RUN_DIR with a report."""
     from shopaug.cli._common import epoch_logger
@@ -25,9 +31,11 @@ def train(
     from shopaug.experiment import resolve, train_run
 
     rc = resolve(model=model, preset=preset, config_file=config)
+    if threads is not None:
+        rc = dataclasses.replace(rc, train={**rc.train, "threads": threads})
     results = train_run(
         data, rc, out, seed=seed, epochs=epochs, split=split, progress=progress,
-        log=epoch_logger(rc.model),
+        log=epoch_logger(rc.model), checkpoint_dir=checkpoint_dir,
     )
     print(format_table(results))
     print(f"\nrun: {out}")
