@@ -200,11 +200,10 @@ class SASRec(BaseRecommender):
         opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         windows = _windows(train.sequences, cfg.max_len)
         lengths = (windows > 0).sum(1) - 1
-        rows = np.arange(len(windows))
 
         def batches(epoch: int) -> list:
             # Bucket by length so each batch is padded only to its own longest sequence.
-            order = rng.permutation(len(rows))
+            order = rng.permutation(len(windows))
             chunk = cfg.batch_size * 64
             out = []
             for s in range(0, len(order), chunk):
