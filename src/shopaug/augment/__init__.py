@@ -1,0 +1,81 @@
+"""Sample augmentation for sequential recommendation.
+
+Layers, bottom up:
+
+* ``ops``: the functional core, vectorized numpy ops on left-padded id batches that take an
+  explicit ``np.random.Generator`` (``crop``, ``mask``, ``reorder``, ``substitute``,
+  ``insert``, ``noise``; ``prefixes`` and ``windows`` expand sequences into samples).
+* ``neighbors``: item co-occurrence neighbours from the training sequences.
+* ``augmenters``: small classes over validated configs (``Crop``, ``Mask``, ...), composed by
+  ``Compose`` / ``OneOf``, registered by name in ``AUGMENTERS`` and rebuilt by ``build``.
+* ``recipe``: an augmenter tree plus training options in one TOML/YAML/JSON file.
+* ``expand``: offline expansion of a training set, with the provenance of every sample.
+
+Example:
+    >>> import numpy as np
+    >>> from shopaug.augment import Crop
+    >>> batch = np.array([[0, 0, 3, 4, 5, 6, 7]])
+    >>> Crop(ratio=0.6)(batch, rng=0).shape
+    (1, 7)
+"""
+
+from shopaug.augment import ops
+from shopaug.augment.augmenters import (
+    AUGMENTERS,
+    Augmented,
+    Augmenter,
+    Compose,
+    Crop,
+    Identity,
+    Insert,
+    Mask,
+    Noise,
+    NotFittedError,
+    OneOf,
+    Reorder,
+    Substitute,
+    build,
+    register,
+)
+from shopaug.augment.expand import EXPANDED_COLUMNS, expand, read_expanded, write_expanded
+from shopaug.augment.neighbors import cooccurrence_neighbors
+from shopaug.augment.recipe import (
+    MODES,
+    TRAIN_OPTIONS,
+    Recipe,
+    load_recipe,
+    read_recipe,
+    recipes,
+    write_recipe,
+)
+
+__all__ = [
+    "AUGMENTERS",
+    "EXPANDED_COLUMNS",
+    "MODES",
+    "TRAIN_OPTIONS",
+    "Augmented",
+    "Augmenter",
+    "Compose",
+    "Crop",
+    "Identity",
+    "Insert",
+    "Mask",
+    "Noise",
+    "NotFittedError",
+    "OneOf",
+    "Recipe",
+    "Reorder",
+    "Substitute",
+    "build",
+    "cooccurrence_neighbors",
+    "expand",
+    "load_recipe",
+    "ops",
+    "read_expanded",
+    "read_recipe",
+    "recipes",
+    "register",
+    "write_expanded",
+    "write_recipe",
+]
