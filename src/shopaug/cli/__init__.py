@@ -18,12 +18,15 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from shopaug.cli import data, demo, evaluate, presets, train
+    from shopaug.cli import ablate, augment, data, demo, evaluate, presets, train, tune
 
     app.command("demo")(demo.demo)
     app.command("train")(train.train)
     app.command("evaluate")(evaluate.evaluate)
     app.command("presets")(presets.presets)
+    app.command("augment")(augment.augment)
+    app.command("ablate")(ablate.ablate)
+    app.command("tune-augment")(tune.tune_augment)
     app.add_typer(data.app, name="data")
 
 
@@ -42,14 +45,14 @@ def main() -> None:
         sys.exit(130)
     except SystemExit:
         raise
-    except Exception as e:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Exit):
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except typer.TyperException as e:  # usage errors carry their own message and exit code
+        show = getattr(e, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"error: {e.format_message()}", file=sys.stderr)
+        sys.exit(e.exit_code)
