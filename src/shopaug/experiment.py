@@ -23,13 +23,15 @@ from typing import Any
 import numpy as np
 
 from shopaug._fs import write_dir_atomic
-from shopaug.data import Dataset, load
+from shopaug.data import Dataset, Sequences, TrainSet, load
 from shopaug.evaluation import HISTORY_CONVENTIONS, Split, evaluate, leave_one_out, temporal_split
 from shopaug.exceptions import ConfigError, ShopaugError
 from shopaug.training import TrainOptions
 
 RUN_FORMAT = 1
 DEMO_MODELS = ("popularity", "itemknn", "bpr", "sasrec")
+MASK_ID = "<mask>"  # external id of augmentation's mask token in expanded files
+ONLINE_MODELS = {"sasrec"}  # models whose fit applies a recipe to each batch
 TRAIN_KEYS = {"patience", "eval_every", "time_budget_minutes", "threads", "valid_users"}
 
 
@@ -44,6 +46,7 @@ class RunConfig:
             ``threads``, ``valid_users`` (validation cases used for early stopping).
         description: one line for reports.
         preset: the preset this came from, if any.
+        recipe: the augmentation recipe (``Recipe.to_dict()``), or None for none.
     """
 
     model: str
@@ -51,6 +54,7 @@ class RunConfig:
     train: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     preset: str | None = None
+    recipe: dict[str, Any] | None = None
 
 
 def presets() -> dict[str, Path]:
@@ -86,10 +90,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
 
 
 def _merge(base: RunConfig, data: dict[str, Any], where: str) -> RunConfig:
-    unknown = set(data) - {"model", "config", "train", "description"}
+    unknown = set(data) - {"model", "config", "train", "description", "recipe"}
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {sorted(unknown)}; expected model, config, train, description"
+            f"{where}: unknown key(s) {sorted(unknown)}; expected model, config, train, "
+            "description, recipe"
         )
     for key in ("config", "train"):
         if key in data and not isinstance(data[key], dict):
@@ -107,13 +112,30 @@ def _merge(base: RunConfig, data: dict[str, Any], where: str) -> RunConfig:
         train={**base.train, **data.get("train", {})},
         description=data.get("description", base.description),
         preset=base.preset,
+        recipe=_recipe(data["recipe"], where) if "recipe" in data else base.recipe,
     )
 
 
+def _recipe(spec: Any, where: str) -> dict[str, Any] | None:
+    """A recipe given by shipped name or file path (``"none"`` for no augmentation)."""
+    from shopaug.augment import load_recipe
+
+    if spec is None or spec == "none":
+        return None
+    if not isinstance(spec, str):
+        raise ConfigError(f"{where}: 'recipe' must be a recipe name or file path")
+    return load_recipe(spec).to_dict()
+
+
 def resolve(
-    *, model: str | None = None, preset: str | None = None, config_file: str | Path | None = None
+    *,
+    model: str | None = None,
+    preset: str | None = None,
+    config_file: str | Path | None = None,
+    recipe: str | Path | None = None,
 ) -> RunConfig:
-    """A RunConfig from a model name or a preset, with a config file's values on top."""
+    """A RunConfig from a model name or a preset, with a config file's values on top and
+    then ``recipe`` (a shipped recipe name, a recipe file, or ``none``)."""
     from shopaug.models import MODELS
 
     if (model is None) == (preset is None):
@@ -128,8 +150,15 @@ def resolve(
         rc = RunConfig(model=str(model))
     if config_file is not None:
         rc = _merge(rc, read_config_file(config_file), str(config_file))
+    if recipe is not None:
+        rc = dataclasses.replace(rc, recipe=_recipe(str(recipe), "--recipe"))
     if rc.model not in MODELS:
         raise ConfigError(f"unknown model {rc.model!r}; available: {sorted(MODELS)}")
+    if rc.recipe and rc.recipe["train"]["mode"] != "offline" and rc.model not in ONLINE_MODELS:
+        raise ConfigError(
+            f"model {rc.model!r} takes only offline recipes (mode = \"offline\"); "
+            f"online and contrastive recipes need one of {sorted(ONLINE_MODELS)}"
+        )
     try:
         MODELS[rc.model](**rc.config)  # validate now, before any data is loaded
     except ConfigError as e:
@@ -189,6 +218,15 @@ def fit_and_evaluate(
     from shopaug.models import create
 
     model = create(rc.model, **rc.config)
+    recipe = None
+    train_set = split.train
+    if rc.recipe:
+        from shopaug.augment import Recipe
+
+        recipe = Recipe.from_dict(rc.recipe)
+        if recipe.mode == "offline":
+            train_set = expand_train(split.train, recipe, seed)
+            recipe = None
     tr = rc.train
     valid_cases = split.valid
     n_valid = tr.get("valid_users")
@@ -212,14 +250,16 @@ def fit_and_evaluate(
         validate=validate,
         log=log,
         checkpoint_dir=checkpoint_dir,
+        recipe=recipe,
     )
     t0 = time.perf_counter()
-    model.fit(split.train, options)
+    model.fit(train_set, options)
     fit_seconds = time.perf_counter() - t0
     record: dict[str, Any] = {
         "model": rc.model,
         "preset": rc.preset,
         "description": rc.description,
+        "recipe": rc.recipe,
         "config": dataclasses.asdict(model.config),
         "train": rc.train,
         "seed": seed,
@@ -231,6 +271,32 @@ def fit_and_evaluate(
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
     return model, record
+
+
+def expand_train(train: TrainSet, recipe: Any, seed: int) -> TrainSet:
+    """The training set grown by an offline recipe: every sequence plus ``copies``
+    augmented copies as extra rows (after the real users, so user ids keep their rows)."""
+    import pyarrow.compute as pc
+
+    from shopaug.augment import expand
+    from shopaug.random import make_rng
+
+    aug = recipe.build().fit(train)
+    rng = make_rng(np.random.SeedSequence([seed, 0xA6]))
+    table = expand(train, aug, rng, copies=int(recipe.train.get("copies", 1)))
+    extra = table.filter(pc.greater(table["copy"], 0))
+    lengths = pc.list_value_length(extra["items"]).to_numpy(zero_copy_only=False)
+    values = pc.list_flatten(extra["items"]).to_numpy(zero_copy_only=False).astype(np.int64)
+    # a stored sequence holds catalogue items only: a masked item is dropped instead
+    keep = values <= train.n_items
+    row = np.repeat(np.arange(len(lengths)), lengths)
+    lengths = np.bincount(row[keep], minlength=len(lengths))
+    seqs = train.sequences
+    grown = Sequences(
+        np.concatenate([seqs.indptr, seqs.indptr[-1] + np.cumsum(lengths)]),
+        np.concatenate([seqs.items, values[keep]]),
+    )
+    return dataclasses.replace(train, sequences=grown)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -399,3 +465,48 @@ def evaluate_run(
     _, sp, m, name = load_run(run_dir, model)
     out = evaluate(m, sp, which, history=history)  # type: ignore[arg-type]
     return {"model": name, "protocol": sp.protocol, **out}
+
+
+def augment_dataset(
+    data: str | Path,
+    recipe: str | Path,
+    out: str | Path,
+    *,
+    copies: int | None = None,
+    seed: int = 0,
+    split: str = "loo",
+    max_len: int = 50,
+) -> dict[str, int]:
+    """Expand the training partition of ``data`` with ``recipe`` and write Parquet to ``out``.
+
+    Columns: ``user``/``source``/``copy``/``items``/``ops`` (internal ids, see
+    ``shopaug.augment.expand``) plus ``user_id`` and ``item_ids`` in the data's own ids.
+    The recipe, seed and data fingerprint are stored in the file's metadata."""
+    import pyarrow as pa
+
+    from shopaug.augment import expand, load_recipe, write_expanded
+    from shopaug.random import make_rng
+
+    rec = load_recipe(recipe)
+    ds = load(data)
+    sp = make_split(ds, split)
+    aug = rec.build().fit(sp.train)
+    n_copies = copies if copies is not None else int(rec.train.get("copies", 1))
+    if n_copies < 1:
+        raise ConfigError(f"--copies must be >= 1, got {n_copies}")
+    table = expand(sp.train, aug, make_rng(seed), copies=n_copies, max_len=max_len)
+    col = table["items"].combine_chunks()
+    flat = np.asarray(col.flatten(), dtype=np.int64)
+    ext = np.full(len(flat), MASK_ID, dtype=object)  # the mask token has no external id
+    real = flat <= ds.n_items
+    ext[real] = ds.items.to_external(flat[real]).astype(str)
+    ext_items = pa.ListArray.from_arrays(col.offsets, pa.array(ext.tolist(), type=pa.string()))
+    users = table["user"].to_numpy()
+    table = table.append_column("user_id", pa.array(ds.users.to_external(users).astype(str)))
+    table = table.append_column("item_ids", ext_items)
+    write_expanded(table, out, {
+        "recipe": rec.to_dict(), "seed": seed, "copies": n_copies, "split": split,
+        "data": _source(data), "fingerprint": fingerprint(ds), "max_len": max_len,
+    })
+    n_orig = int(np.sum(table["copy"].to_numpy() == 0))
+    return {"originals": n_orig, "augmented": table.num_rows - n_orig, "items": len(flat)}

@@ -15,6 +15,10 @@ def train(
     model: Annotated[str | None, typer.Option(help="Model name (see 'shopaug presets').")] = None,
     preset: Annotated[str | None, typer.Option(help="Named shipped configuration.")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML/YAML/JSON config overrides.")] = None,
+    recipe: Annotated[
+        str | None,
+        typer.Option(help="Augmentation recipe: shipped name, TOML/YAML/JSON file, or none."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of every random stream.")] = 0,
     epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
     split: Annotated[str, typer.Option(help="loo (leave-one-out) or temporal.")] = "loo",
@@ -30,7 +34,7 @@ def train(
     from shopaug.evaluation.report import format_table
     from shopaug.experiment import resolve, train_run
 
-    rc = resolve(model=model, preset=preset, config_file=config)
+    rc = resolve(model=model, preset=preset, config_file=config, recipe=recipe)
     if threads is not None:
         rc = dataclasses.replace(rc, train={**rc.train, "threads": threads})
     results = train_run(

@@ -11,6 +11,7 @@ from shopaug.evaluation._metrics import (
 )
 from shopaug.evaluation._protocol import (
     HISTORY_CONVENTIONS,
+    SHORT_MAX,
     TAIL_MAX,
     accuracy,
     apply_history,
@@ -23,6 +24,7 @@ from shopaug.evaluation._split import Split, Targets, leave_one_out, temporal_sp
 
 __all__ = [
     "HISTORY_CONVENTIONS",
+    "SHORT_MAX",
     "TAIL_MAX",
     "Split",
     "Targets",

@@ -15,6 +15,7 @@ History = Literal["exclude", "zero", "keep"]
 HISTORY_CONVENTIONS: tuple[str, ...] = ("exclude", "zero", "keep")
 KS = (5, 10, 20)
 TAIL_MAX = 5  # an item with at most this many training interactions is a tail item
+SHORT_MAX = 5  # a user with at most this many history items has a short history
 
 
 class Scorer(Protocol):
@@ -97,8 +98,9 @@ def evaluate(
 
     Returns a flat dict: ``HR@5/10/20``, ``NDCG@5/10/20``, ``MRR@10`` and, with ``beyond``,
     ``coverage@10``, ``diversity@10``, ``novelty@10`` and a ``slices`` entry with accuracy
-    on tail-item targets (at most ``TAIL_MAX`` training interactions) and head targets.
-    ``split``, ``history`` and ``n_cases`` state how the figures were produced.
+    on tail-item targets (at most ``TAIL_MAX`` training interactions), head targets, and
+    users with short (at most ``SHORT_MAX`` items) and long histories. ``split``,
+    ``history`` and ``n_cases`` state how the figures were produced.
     """
     cases = split.targets(which)
     ranks, tops = rank_cases(model, cases, history=history, batch_size=batch_size)
@@ -112,6 +114,9 @@ def evaluate(
             "tail": {"n_cases": int(tail.sum()), **accuracy(ranks[tail])},
             "head": {"n_cases": int((~tail).sum()), **accuracy(ranks[~tail])},
         }
+        short = cases.history.lengths <= SHORT_MAX
+        for name, sel in (("short", short), ("long", ~short)):
+            out["slices"][name] = {"n_cases": int(sel.sum()), **accuracy(ranks[sel])}
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import torch
@@ -121,11 +121,12 @@ class _Block(nn.Module):
 
 
 class _Net(nn.Module):
-    def __init__(self, n_items: int, cfg: SASRecConfig) -> None:
+    def __init__(self, n_items: int, cfg: SASRecConfig, extra: int = 0) -> None:
         super().__init__()
         self.max_len = cfg.max_len
         self.from_start = cfg.positions == "start"
-        self.item = nn.Embedding(n_items + 1, cfg.dim, padding_idx=0)
+        # ``extra`` rows after the items hold tokens such as augmentation's mask id
+        self.item = nn.Embedding(n_items + 1 + extra, cfg.dim, padding_idx=0)
         self.pos = nn.Embedding(cfg.max_len, cfg.dim)
         self.drop = nn.Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
@@ -184,6 +185,69 @@ def _windows(seqs: Sequences, max_len: int) -> np.ndarray:
     return np.concatenate(parts)
 
 
+class _Views:
+    """How a recipe reaches training: ``online`` augments each batch's windows before the
+    next-item loss; ``contrastive`` adds an InfoNCE loss between two augmented views of each
+    input (CL4SRec) or, with ``supervised``, between an input and another training window
+    with the same final target (DuoRec's supervised positives)."""
+
+    def __init__(self, recipe: Any, train: TrainSet, cfg: SASRecConfig) -> None:
+        opts = recipe.train
+        self.mode = opts.get("mode", "online")
+        self.weight = float(opts.get("cl_weight", 0.1))
+        self.temperature = float(opts.get("cl_temperature", 1.0))
+        self.similarity = str(opts.get("cl_similarity", "dot"))
+        self.supervised = bool(opts.get("supervised", False))
+        self.aug = None
+        if recipe.augment:
+            from shopaug.augment import build
+
+            self.aug = build(recipe.augment).fit(train)
+        self.n_items = train.n_items
+
+    @classmethod
+    def from_recipe(cls, recipe: Any, train: TrainSet, cfg: SASRecConfig) -> _Views | None:
+        if recipe is None or recipe.train.get("mode", "online") == "offline":
+            return None  # offline recipes were applied to the training set already
+        return cls(recipe, train, cfg)
+
+    def prepare(self, windows: np.ndarray, rng: np.random.Generator) -> None:
+        """For supervised positives: per window, the rows sharing its final target."""
+        self.windows = windows
+        last = windows[:, -1]
+        self.order = np.argsort(last, kind="stable")
+        sorted_last = last[self.order]
+        self.start = np.searchsorted(sorted_last, last, side="left")
+        self.count = np.searchsorted(sorted_last, last, side="right") - self.start
+        self.last = last
+
+    def augment(self, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return self.aug(w, rng)
+
+    def loss(
+        self, net: _Net, idx: np.ndarray, w: np.ndarray, h_all: torch.Tensor,
+        rng: np.random.Generator,
+    ) -> torch.Tensor:
+        from shopaug.training.contrastive import info_nce
+
+        inp = w[:, :-1]
+        groups = torch.from_numpy(self.last[idx])
+        if self.supervised:
+            # another window with the same target (itself when it is the only one)
+            pick = self.start[idx] + (rng.random(len(idx)) * self.count[idx]).astype(np.int64)
+            other = self.order[pick]
+            t = inp.shape[1]
+            a = h_all[:, -1]
+            # partners are cut to this batch's width (their newest items)
+            b = net(torch.from_numpy(self.windows[other, -(t + 1) : -1]))[:, -1]
+        else:
+            a = net(torch.from_numpy(self.aug(inp, rng)))[:, -1]
+            b = net(torch.from_numpy(self.aug(inp, rng)))[:, -1]
+        return info_nce(
+            a, b, temperature=self.temperature, similarity=self.similarity, groups=groups
+        )
+
+
 class SASRec(BaseRecommender):
     """Transformer next-item model; see the module docstring."""
 
@@ -196,10 +260,14 @@ class SASRec(BaseRecommender):
         rng = make_rng(options.seed)
         torch.manual_seed(options.seed)
         self.n_items_, self.n_users_ = train.n_items, train.n_users
-        self.net_ = _Net(train.n_items, cfg)
+        n = train.n_items
+        views = _Views.from_recipe(options.recipe, train, cfg)
+        self.net_ = _Net(n, cfg, extra=1 if views is not None else 0)
         opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         windows = _windows(train.sequences, cfg.max_len)
         lengths = (windows > 0).sum(1) - 1
+        if views is not None:
+            views.prepare(windows, rng)
 
         def batches(epoch: int) -> list:
             # Bucket by length so each batch is padded only to its own longest sequence.
@@ -214,17 +282,32 @@ class SASRec(BaseRecommender):
 
         def step(idx: np.ndarray) -> torch.Tensor:
             t = int(lengths[idx].max())
-            w = torch.from_numpy(windows[idx, -(t + 1) :])
-            inp, tgt = w[:, :-1], w[:, 1:]
-            h = self.net_(inp)
+            w_np = windows[idx, -(t + 1) :]
+            if views is not None and views.mode == "online":
+                w_np = views.augment(w_np, rng)
+            w = torch.from_numpy(w_np)
+            inp, tgt = w[:, :-1], w[:, 1:].clone()
+            tgt[tgt > n] = 0  # a masked item is never a target
+            h_all = self.net_(inp)
+            loss = next_item_loss(h_all, inp, tgt)
+            if views is not None and views.mode == "contrastive":
+                loss = loss + views.weight * views.loss(self.net_, idx, w_np, h_all, rng)
+            return loss
+
+        def next_item_loss(
+            h_all: torch.Tensor, inp: torch.Tensor, tgt: torch.Tensor
+        ) -> torch.Tensor:
             real = tgt > 0
-            h, tgt = h[real], tgt[real]
-            emb = self.net_.item.weight
+            h, tgt_real = h_all[real], tgt[real]
+            emb = self.net_.item.weight[: n + 1]
+            if not len(tgt_real):
+                return h_all.sum() * 0.0
             if cfg.loss == "ce":
                 # score real items only (column j is item j + 1), so padding never competes
                 return F.cross_entropy(
-                    h @ emb[1:].T, tgt - 1, label_smoothing=cfg.label_smoothing
+                    h @ emb[1:].T, tgt_real - 1, label_smoothing=cfg.label_smoothing
                 )
+            tgt = tgt_real
             neg = torch.from_numpy(
                 rng.integers(1, self.n_items_ + 1, size=(len(tgt), cfg.negatives))
             )
@@ -258,13 +341,14 @@ class SASRec(BaseRecommender):
                 rows = has[start : start + 256]
                 t = int(min(histories.lengths[rows].max(), self.config.max_len))
                 h = self.net_(torch.from_numpy(histories.padded(t, rows)))[:, -1]
-                out[rows] = (h @ self.net_.item.weight.T).numpy()
+                out[rows] = (h @ self.net_.item.weight[: self.n_items_ + 1].T).numpy()
         return out
 
     def _state(self) -> dict[str, np.ndarray]:
         return state_to_numpy(self.net_)
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
-        self.net_ = _Net(self.n_items_, self.config)
+        extra = state["item.weight"].shape[0] - (self.n_items_ + 1)
+        self.net_ = _Net(self.n_items_, self.config, extra=extra)
         self.net_.load_state_dict(numpy_to_state(state))
         self.net_.eval()

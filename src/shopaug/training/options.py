@@ -24,6 +24,9 @@ class TrainOptions:
             built by the caller, so training never sees evaluation code or test data.
         checkpoint_dir: where the best weights so far are written, if set.
         log: called with a dict per epoch (epoch, loss, metric, seconds).
+        recipe: an augmentation recipe (``shopaug.augment.Recipe``) applied online or as
+            contrastive views by models that support it; offline recipes are applied to the
+            training set before ``fit``.
     """
 
     seed: int = 0
@@ -36,3 +39,4 @@ class TrainOptions:
     validate: Callable[[Any], float] | None = None
     checkpoint_dir: Path | None = None
     log: Callable[[dict], None] | None = None
+    recipe: Any = None
