@@ -224,8 +224,10 @@ def fit_and_evaluate(
         from shopaug.augment import Recipe
 
         recipe = Recipe.from_dict(rc.recipe)
+        if "resample" in recipe.train:
+            train_set = resample_train(train_set, recipe.train["resample"], seed)
         if recipe.mode == "offline":
-            train_set = expand_train(split.train, recipe, seed)
+            train_set = expand_train(train_set, recipe, seed)
             recipe = None
     tr = rc.train
     valid_cases = split.valid
@@ -271,6 +273,26 @@ def fit_and_evaluate(
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
     return model, record
+
+
+def resample_train(train: TrainSet, spec: dict[str, Any], seed: int) -> TrainSet:
+    """Over/under-sample training rows with a resampler: each user keeps its row if drawn at
+    least once (else it becomes empty), and further copies are appended as extra rows."""
+    from shopaug.augment.resample import build as build_resampler
+    from shopaug.random import make_rng
+
+    rows = build_resampler(spec).fit(train).resample(make_rng(np.random.SeedSequence([seed, 0xB5])))
+    seqs = train.sequences
+    drawn = np.bincount(rows, minlength=len(seqs))
+    keep = np.where(drawn > 0, seqs.lengths, 0)
+    extra = np.repeat(np.arange(len(seqs)), np.maximum(drawn - 1, 0))
+    order = np.concatenate([np.arange(len(seqs)), extra])
+    lengths = np.concatenate([keep, seqs.lengths[extra]])
+    starts = seqs.indptr[order]
+    # gather every kept row's items in one vectorized pass
+    pos = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
+    grown = Sequences(np.concatenate([[0], np.cumsum(lengths)]), seqs.items[pos])
+    return dataclasses.replace(train, sequences=grown)
 
 
 def expand_train(train: TrainSet, recipe: Any, seed: int) -> TrainSet:

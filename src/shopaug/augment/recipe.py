@@ -54,6 +54,8 @@ TRAIN_OPTIONS: dict[str, str] = {
     "cl_weight": "a number >= 0 (weight of the contrastive loss)",
     "cl_temperature": "a number > 0 (softmax temperature of the contrastive loss)",
     "cl_similarity": "'dot' or 'cos' (similarity of the contrastive loss)",
+    "resample": "a table with 'op' naming a resampler (shopaug.augment.resample.RESAMPLERS) "
+    "and its options: over/under-sampling of training sequences before training",
     "supervised": "true or false (DuoRec: contrast each sequence with another training "
     "sequence that has the same next item, instead of two augmented views)",
 }
@@ -95,6 +97,18 @@ def _check_train(train: Any, where: str) -> dict[str, Any]:
         raise bad("supervised")
     if "cl_similarity" in out and out["cl_similarity"] not in ("dot", "cos"):
         raise bad("cl_similarity")
+    if "resample" in out:
+        from shopaug.augment.resample import build as build_resampler
+
+        spec = out["resample"]
+        if not isinstance(spec, dict):
+            raise bad("resample")
+        if "op" in spec:  # recipes name operators with "op"; resamplers call it "name"
+            spec = {"name": spec["op"], **{k: v for k, v in spec.items() if k != "op"}}
+        try:
+            out["resample"] = build_resampler(spec).to_config()
+        except (ConfigError, ValueError, TypeError, KeyError) as e:
+            raise ConfigError(f"{where}: train option 'resample': {e}") from None
     return out
 
 

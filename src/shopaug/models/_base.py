@@ -168,3 +168,18 @@ def gather_history_matrix(histories: Sequences, n_cols: int, weights: np.ndarray
         (data.astype(np.float32), histories.items, histories.indptr),
         shape=(len(histories), n_cols),
     )
+
+
+def fit_sampler(name: str, train: TrainSet, options: TrainOptions) -> Any:
+    """A negative sampler fitted on the training partition; ``hard`` mines negatives from an
+    ItemKNN model fitted on the same data (cheap, and never sees held-out items)."""
+    from shopaug.augment.negatives import SAMPLERS, create_sampler
+
+    if name not in SAMPLERS:
+        raise ConfigError(f"unknown sampler {name!r}; available: {sorted(SAMPLERS)}")
+    if name == "hard":
+        from shopaug.models.itemknn import ItemKNN
+
+        miner = ItemKNN().fit(train, TrainOptions(seed=options.seed, progress=False))
+        return create_sampler(name, model=miner).fit(train)
+    return create_sampler(name).fit(train)

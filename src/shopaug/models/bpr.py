@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from shopaug.data import Sequences, TrainSet
-from shopaug.models._base import BaseRecommender
+from shopaug.models._base import BaseRecommender, fit_sampler
 from shopaug.models._torch import numpy_to_state, state_to_numpy, torch_generator
 from shopaug.random import make_rng
 from shopaug.training import TrainOptions
@@ -26,6 +26,8 @@ class BPRConfig:
         batch_size: pairs per step.
         lr: Adam learning rate.
         reg: L2 weight on the factors of each step's users and items.
+        sampler: negative sampler (``shopaug.augment.negatives.SAMPLERS``); negatives come
+            from training items only.
     """
 
     dim: int = 64
@@ -33,6 +35,7 @@ class BPRConfig:
     batch_size: int = 2048
     lr: float = 2e-3
     reg: float = 1e-4
+    sampler: str = "uniform"
 
     def __post_init__(self) -> None:
         for f in ("dim", "epochs", "batch_size"):
@@ -66,6 +69,7 @@ class BPR(BaseRecommender):
         users = np.repeat(np.arange(len(seqs)), seqs.lengths)
         items = seqs.items
         seen = seqs.to_csr(train.n_items + 1)
+        sampler = fit_sampler(cfg.sampler, train, options)
         self.n_items_, self.n_users_ = train.n_items, train.n_users
         self.net_ = _MF(train.n_users, train.n_items, cfg.dim, options.seed)
         opt = torch.optim.Adam(self.net_.parameters(), lr=cfg.lr)
@@ -75,10 +79,10 @@ class BPR(BaseRecommender):
             for start in range(0, len(order), cfg.batch_size):
                 idx = order[start : start + cfg.batch_size]
                 u = users[idx]
-                neg = rng.integers(1, train.n_items + 1, size=len(idx))
+                neg = sampler.sample(items[idx], 1, rng, users=u)[:, 0]
                 # one vectorized resampling round for negatives the user has seen
                 clash = np.asarray(seen[u, neg]).ravel() > 0
-                neg[clash] = rng.integers(1, train.n_items + 1, size=int(clash.sum()))
+                neg[clash] = sampler.sample(items[idx][clash], 1, rng, users=u[clash])[:, 0]
                 yield (torch.from_numpy(u), torch.from_numpy(items[idx]), torch.from_numpy(neg))
 
         def step(batch) -> torch.Tensor:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from shopaug.data import Sequences, TrainSet
-from shopaug.models._base import BaseRecommender
+from shopaug.models._base import BaseRecommender, fit_sampler
 from shopaug.models._torch import numpy_to_state, state_to_numpy
 from shopaug.random import make_rng
 from shopaug.training import TrainOptions
@@ -36,8 +36,13 @@ class SASRecConfig:
         ffn: feed-forward width as a multiple of ``dim``.
         dropout: dropout on embeddings, attention and feed-forward outputs.
         max_len: items of history the model reads (older items are cut).
-        loss: ``ce`` (full softmax over all items) or ``bce`` (sampled negatives).
-        negatives: negatives per position for ``bce``.
+        loss: ``ce`` (full softmax over all items), ``bce`` (binary cross-entropy on sampled
+            negatives, the paper's loss) or ``sampled`` (softmax over the positive and
+            ``negatives`` items shared by the batch, with logQ correction).
+        negatives: negatives per position for ``bce``; per batch for ``sampled``.
+        sampler: negative sampler for ``bce``/``sampled`` (see
+            ``shopaug.augment.negatives.SAMPLERS``; ``hard`` mines them from an ItemKNN
+            model fitted on the same training data).
         epochs: maximum epochs (early stopping on validation may end sooner).
         batch_size: sequences per step.
         lr: Adam learning rate.
@@ -58,8 +63,9 @@ class SASRecConfig:
     ffn: int = 4
     dropout: float = 0.5
     max_len: int = 50
-    loss: Literal["ce", "bce"] = "ce"
+    loss: Literal["ce", "bce", "sampled"] = "ce"
     negatives: int = 1
+    sampler: str = "uniform"
     epochs: int = 200
     batch_size: int = 128
     lr: float = 1e-3
@@ -82,8 +88,8 @@ class SASRecConfig:
             raise ValueError("schedule must be 'constant' or 'cosine'")
         if self.positions not in ("start", "end"):
             raise ValueError("positions must be 'start' or 'end'")
-        if self.loss not in ("ce", "bce"):
-            raise ValueError("loss must be 'ce' or 'bce'")
+        if self.loss not in ("ce", "bce", "sampled"):
+            raise ValueError("loss must be 'ce', 'bce' or 'sampled'")
         if self.lr <= 0 or self.weight_decay < 0:
             raise ValueError("lr must be > 0 and weight_decay >= 0")
 
@@ -264,6 +270,7 @@ class SASRec(BaseRecommender):
         views = _Views.from_recipe(options.recipe, train, cfg)
         self.net_ = _Net(n, cfg, extra=1 if views is not None else 0)
         opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sampler = fit_sampler(cfg.sampler, train, options) if cfg.loss != "ce" else None
         windows = _windows(train.sequences, cfg.max_len)
         lengths = (windows > 0).sum(1) - 1
         if views is not None:
@@ -308,9 +315,19 @@ class SASRec(BaseRecommender):
                     h @ emb[1:].T, tgt_real - 1, label_smoothing=cfg.label_smoothing
                 )
             tgt = tgt_real
-            neg = torch.from_numpy(
-                rng.integers(1, self.n_items_ + 1, size=(len(tgt), cfg.negatives))
-            )
+            tgt_np = tgt.numpy()
+            if cfg.loss == "sampled":
+                from shopaug.augment.negatives import sampled_softmax_logits
+
+                pick = tgt_np[rng.integers(len(tgt_np), size=1)]
+                shared = sampler.sample(pick, cfg.negatives, rng)[0]
+                neg_items = np.broadcast_to(shared, (len(tgt_np), cfg.negatives))
+                logits = sampled_softmax_logits(
+                    (h * emb[tgt]).sum(-1), h @ emb[torch.from_numpy(shared)].T,
+                    tgt_np, neg_items, sampler,
+                )
+                return F.cross_entropy(logits, torch.zeros(len(tgt), dtype=torch.long))
+            neg = torch.from_numpy(sampler.sample(tgt_np, cfg.negatives, rng))
             pos_logit = (h * emb[tgt]).sum(-1)
             neg_logit = torch.einsum("nd,nkd->nk", h, emb[neg])
             return F.binary_cross_entropy_with_logits(
