@@ -150,6 +150,10 @@ def ablate(
             vals = np.array([t[m] for t in test])
             row[m] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1
                       else 0.0}
+        for conv in ("zero", "keep"):  # the literature's other conventions, for comparison
+            vals = np.array([r["test"][conv]["NDCG@10"] for r in recs])
+            row[f"{conv} NDCG@10"] = {"mean": float(vals.mean()),
+                                      "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0}
         for sl, sel in (("tail", tail), ("short", short)):
             row[f"{sl} NDCG@10"] = float(per_case[name][sel].mean()) if sel.any() else 0.0
         row["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in recs]))
