@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from shopaug._fs import write_dir_atomic
+from shopaug._fs import read_mapping, write_dir_atomic
 from shopaug.data import Dataset, Sequences, TrainSet, load
 from shopaug.evaluation import HISTORY_CONVENTIONS, Split, evaluate, leave_one_out, temporal_split
 from shopaug.exceptions import ConfigError, ShopaugError
@@ -67,26 +67,7 @@ def presets() -> dict[str, Path]:
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a TOML, YAML or JSON config file into a dict, with the file named on errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix == ".toml":
-            data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        elif path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            raise ConfigError(f"{path}: expected a .toml, .yaml or .json config file")
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as e:
-        raise ConfigError(f"{path}: cannot parse: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a table/mapping at the top level")
-    return data
+    return read_mapping(path, "config")
 
 
 def _merge(base: RunConfig, data: dict[str, Any], where: str) -> RunConfig:

@@ -25,15 +25,14 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 import numpy as np
 
+from shopaug._registry import C, Registry, config_fields, config_from_dict
 from shopaug.data import Sequences, TrainSet
 from shopaug.exceptions import ConfigError, DataError
 
@@ -66,42 +65,17 @@ class Scorer(Protocol):
 
 
 # registry ------------------------------------------------------------------------------------
-SAMPLERS: dict[str, type[NegativeSampler]] = {}
+_REGISTRY: Registry[NegativeSampler] = Registry("sampler", object)  # base is set after the class
+SAMPLERS = _REGISTRY.table
 
-S = TypeVar("S", bound="type[NegativeSampler]")
 
-
-def register(name: str) -> Callable[[S], S]:
+def register(name: str) -> Callable[[C], C]:
     """Class decorator: make a sampler available to ``create_sampler`` and ``build`` by name."""
-
-    def deco(cls: S) -> S:
-        if SAMPLERS.get(name, cls) is not cls:
-            raise ValueError(f"sampler name {name!r} is already taken by {SAMPLERS[name]}")
-        cls.name = name
-        SAMPLERS[name] = cls
-        return cls
-
-    return deco
+    return _REGISTRY.register(name)
 
 
 def _resolve(name: str) -> type[NegativeSampler]:
-    if not isinstance(name, str):
-        raise ConfigError(f"sampler name must be a string, got {name!r}")
-    if name in SAMPLERS:
-        return SAMPLERS[name]
-    if "." in name:  # dotted path to a user's own class, e.g. "mypkg.negatives.MySampler"
-        module, _, attr = name.rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as e:
-            raise ConfigError(f"sampler {name!r}: cannot import it ({e})") from None
-        if isinstance(cls, type) and issubclass(cls, NegativeSampler):
-            return cls
-        raise ConfigError(f"sampler {name!r}: {cls!r} is not a NegativeSampler subclass")
-    raise ConfigError(
-        f"unknown sampler {name!r}; available: {sorted(SAMPLERS)} "
-        "or a dotted path to a NegativeSampler subclass"
-    )
+    return _REGISTRY.resolve(name)
 
 
 def create_sampler(name: str, **params: Any) -> NegativeSampler:
@@ -182,11 +156,12 @@ class NegativeSampler:
     def __init__(self, config: Any = None, **params: Any) -> None:
         where = f"sampler '{self.name or type(self).__name__}'"
         if config is None:
-            config = _config_from_dict(self.Config, params, where=where)
+            config = config_from_dict(self.Config, params, where=where)
         elif not isinstance(config, self.Config):
             raise ConfigError(f"{where}: config must be a {self.Config.__qualname__}")
         elif params:
-            config = _config_from_dict(self.Config, {**_fields(config), **params}, where=where)
+            merged = {**config_fields(config), **params}
+            config = config_from_dict(self.Config, merged, where=where)
         self.config = config
         self.n_items_: int | None = None
 
@@ -198,7 +173,7 @@ class NegativeSampler:
         cls = type(self)
         registered = SAMPLERS.get(self.name) is cls
         name = self.name if registered else f"{cls.__module__}.{cls.__qualname__}"
-        return {"name": name, **_plain(_fields(self.config))}
+        return {"name": name, **_plain(config_fields(self.config))}
 
     # fitting ---------------------------------------------------------------------------------
     def fit(self, train: TrainSet) -> Self:
@@ -308,22 +283,13 @@ class NegativeSampler:
         return out
 
 
-def _fields(config: Any) -> dict[str, Any]:
-    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
 
 
-def _config_from_dict(cls: type, values: dict[str, Any], *, where: str) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown option(s) {unknown}; known: {sorted(names)}")
-    try:
-        return cls(**values)
-    except TypeError as e:
-        raise ConfigError(f"{where}: {e}") from None
 
 
 # samplers ------------------------------------------------------------------------------------
+_REGISTRY.base = NegativeSampler
+
 @register("uniform")
 class UniformSampler(NegativeSampler):
     """Each negative uniform over the items seen in training, the row's positive excluded.

@@ -30,6 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from shopaug._fs import read_mapping
 from shopaug.augment.augmenters import Augmenter, build
 from shopaug.exceptions import ConfigError
 
@@ -173,40 +174,10 @@ class Recipe:
 # --- files ---------------------------------------------------------------------------------
 
 
-def _read_mapping(path: Path) -> dict[str, Any]:
-    """Parse a TOML, YAML or JSON file, naming the file on errors.
-
-    Same rules as ``shopaug.experiment.read_config_file``, which cannot be imported here
-    without loading torch.
-    """
-    if not path.is_file():
-        raise ConfigError(f"{path}: recipe file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix == ".toml":
-            data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            try:
-                data = yaml.safe_load(text) or {}
-            except yaml.YAMLError as e:
-                raise ConfigError(f"{path}: cannot parse: {e}") from None
-        elif path.suffix == ".json":
-            data = json.loads(text)
-        else:
-            raise ConfigError(f"{path}: expected a .toml, .yaml or .json recipe file")
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{path}: cannot parse: {e}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a table/mapping at the top level")
-    return data
-
-
 def read_recipe(path: str | Path) -> Recipe:
     """Read a ``.toml``, ``.yaml``/``.yml`` or ``.json`` recipe; errors name the file."""
     path = Path(path)
-    return Recipe.from_dict(_read_mapping(path), where=str(path), name=path.stem)
+    return Recipe.from_dict(read_mapping(path, "recipe"), where=str(path), name=path.stem)
 
 
 def write_recipe(recipe: Recipe, path: str | Path) -> Path:

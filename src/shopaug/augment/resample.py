@@ -21,15 +21,14 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Self, TypeVar
+from typing import Any, ClassVar, Literal, Self
 
 import numpy as np
 
+from shopaug._registry import C, Registry, config_fields, config_from_dict
 from shopaug.data import TrainSet
 from shopaug.exceptions import ConfigError, ShopaugError
 from shopaug.random import derive_seed
@@ -49,42 +48,17 @@ __all__ = [
 MIN_LENGTH = 2
 
 # registry ------------------------------------------------------------------------------------
-RESAMPLERS: dict[str, type[Resampler]] = {}
+_REGISTRY: Registry[Resampler] = Registry("resampler", object)  # base is set after the class
+RESAMPLERS = _REGISTRY.table
 
-R = TypeVar("R", bound="type[Resampler]")
 
-
-def register(name: str) -> Callable[[R], R]:
-    """Class decorator: make a resampler available to ``create_resampler`` and ``build``."""
-
-    def deco(cls: R) -> R:
-        if RESAMPLERS.get(name, cls) is not cls:
-            raise ValueError(f"resampler name {name!r} is already taken by {RESAMPLERS[name]}")
-        cls.name = name
-        RESAMPLERS[name] = cls
-        return cls
-
-    return deco
+def register(name: str) -> Callable[[C], C]:
+    """Class decorator: make a resampler available to ``create_resampler`` and ``build`` by name."""
+    return _REGISTRY.register(name)
 
 
 def _resolve(name: str) -> type[Resampler]:
-    if not isinstance(name, str):
-        raise ConfigError(f"resampler name must be a string, got {name!r}")
-    if name in RESAMPLERS:
-        return RESAMPLERS[name]
-    if "." in name:  # dotted path to a user's own class
-        module, _, attr = name.rpartition(".")
-        try:
-            cls = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as e:
-            raise ConfigError(f"resampler {name!r}: cannot import it ({e})") from None
-        if isinstance(cls, type) and issubclass(cls, Resampler):
-            return cls
-        raise ConfigError(f"resampler {name!r}: {cls!r} is not a Resampler subclass")
-    raise ConfigError(
-        f"unknown resampler {name!r}; available: {sorted(RESAMPLERS)} "
-        "or a dotted path to a Resampler subclass"
-    )
+    return _REGISTRY.resolve(name)
 
 
 def create_resampler(name: str, **params: Any) -> Resampler:
@@ -113,8 +87,6 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
 
 
-def _fields(config: Any) -> dict[str, Any]:
-    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
 
 
 # base ----------------------------------------------------------------------------------------
@@ -138,11 +110,12 @@ class Resampler:
     def __init__(self, config: Any = None, **params: Any) -> None:
         where = f"resampler '{self.name or type(self).__name__}'"
         if config is None:
-            config = _config_from_dict(self.Config, params, where=where)
+            config = config_from_dict(self.Config, params, where=where)
         elif not isinstance(config, self.Config):
             raise ConfigError(f"{where}: config must be a {self.Config.__qualname__}")
         elif params:
-            config = _config_from_dict(self.Config, {**_fields(config), **params}, where=where)
+            merged = {**config_fields(config), **params}
+            config = config_from_dict(self.Config, merged, where=where)
         self.config = config
         self.weights_: np.ndarray | None = None
 
@@ -154,7 +127,7 @@ class Resampler:
         cls = type(self)
         registered = RESAMPLERS.get(self.name) is cls
         name = self.name if registered else f"{cls.__module__}.{cls.__qualname__}"
-        return {"name": name, **_fields(self.config)}
+        return {"name": name, **config_fields(self.config)}
 
     def fit(self, train: TrainSet) -> Self:
         """Learn row lengths (and whatever the strategy needs) from the training partition."""
@@ -189,18 +162,11 @@ def _round_randomly(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray
     return np.repeat(np.arange(len(weights), dtype=np.int64), copies)
 
 
-def _config_from_dict(cls: type, values: dict[str, Any], *, where: str) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown option(s) {unknown}; known: {sorted(names)}")
-    try:
-        return cls(**values)
-    except TypeError as e:
-        raise ConfigError(f"{where}: {e}") from None
 
 
 # strategies ----------------------------------------------------------------------------------
+_REGISTRY.base = Resampler
+
 @register("oversample_short")
 class OversampleShort(Resampler):
     """Repeat the rows of users with short histories, so cold users weigh more in training.

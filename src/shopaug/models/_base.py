@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import numpy as np
 
 from shopaug._fs import write_dir_atomic
+from shopaug._registry import config_from_dict
 from shopaug.data import Sequences, TrainSet
 from shopaug.exceptions import ConfigError
 from shopaug.training import TrainOptions
@@ -40,18 +41,6 @@ class Recommender(Protocol):
 
     @classmethod
     def load(cls, path: str | Path) -> Self: ...
-
-
-def config_from_dict(cls: type, values: dict[str, Any], *, where: str) -> Any:
-    """Build a config dataclass, rejecting unknown keys with the list of known ones."""
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown option(s) {unknown}; known: {sorted(names)}")
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as e:
-        raise ConfigError(f"{where}: {e}") from None
 
 
 class BaseRecommender:
