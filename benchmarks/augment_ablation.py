@@ -1,10 +1,15 @@
 """Augmentation on Beauty: preset `best` (SASRec + the `recommended` recipe) against preset
-`sasrec` (no augmentation), 3 seeds, test split, full ranking, with a paired bootstrap.
+`sasrec` (no augmentation): 3 seeds each, test split, full ranking, history excluded, with
+the gain's 95% paired bootstrap interval over users.
 
-    python benchmarks/augment_ablation.py [--seeds 3] [--recipes recommended ...] [--out DIR]
+    python benchmarks/augment_ablation.py [--seeds 3] [--jobs 1] [--threads N]
+        [--baseline-runs runs/bench-rec-accuracy] [--runs runs/bench-augment]
 
-Runs `shopaug ablate` (one process; torch uses all cores), prints its table, then one JSON
-line with the gain, its interval and the cost per epoch of each arm.
+Each (preset, seed) is one `shopaug train` process writing a run folder; a folder that
+already holds results for the same preset and seed is reused, so the `sasrec` runs of
+`benchmarks/rec_accuracy.py` serve as the baseline when `--baseline-runs` points at them.
+The saved models are then re-ranked to get per-user NDCG@10 for the paired comparison.
+Prints the table (as `shopaug ablate` does) and one JSON line.
 """
 
 from __future__ import annotations
@@ -14,41 +19,96 @@ import json
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
+
+
+def train(preset: str, seed: int, out: Path, data: str, threads: int | None) -> None:
+    if (out / "results.json").is_file():
+        meta = json.loads((out / "run.json").read_text())
+        if meta.get("seed") == seed and meta["run_config"].get("preset") == preset:
+            print(f"reusing {out}", flush=True)
+            return
+    cmd = [sys.executable, "-m", "shopaug.cli", "train", "--data", data, "--preset", preset,
+           "--seed", str(seed), "--out", str(out), "--no-progress"]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    print(f"trained {out} in {time.perf_counter() - t0:.0f}s", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", default="bundled:amazon-beauty")
-    ap.add_argument("--preset", default="sasrec")
-    ap.add_argument("--recipes", nargs="+", default=["recommended"])
+    ap.add_argument("--baseline", default="sasrec")
+    ap.add_argument("--preset", default="best")
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=None)
-    ap.add_argument("--out", default="runs/bench-augment")
-    ap.add_argument("--json-out", default=None)
+    ap.add_argument("--jobs", type=int, default=1, help="training processes at once")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads per process")
+    ap.add_argument("--runs", type=Path, default=Path("runs/bench-augment"))
+    ap.add_argument("--baseline-runs", type=Path, default=None,
+                    help="folder holding <baseline>-seed<N> runs to reuse")
+    ap.add_argument("--json-out", type=Path, default=None)
     args = ap.parse_args()
-    cmd = [sys.executable, "-m", "shopaug.cli", "ablate", "--data", args.data, "--preset",
-           args.preset, "--seeds", str(args.seeds), "--out", args.out, "--no-progress"]
-    for r in args.recipes:
-        cmd += ["--recipes", r]
-    if args.epochs:
-        cmd += ["--epochs", str(args.epochs)]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=True)
-    summary = json.loads((Path(args.out) / "ablation.json").read_text())
-    out = {"benchmark": "augment_ablation", "seconds": round(time.perf_counter() - t0, 1),
-           "data": args.data, "preset": args.preset, "seeds": args.seeds, "arms": {}}
-    for row in summary["table"]:
-        out["arms"][row["arm"]] = {
-            "NDCG@10": row["NDCG@10"], "HR@10": row["HR@10"],
-            "zero NDCG@10": row["zero NDCG@10"], "tail NDCG@10": row["tail NDCG@10"],
-            "short NDCG@10": row["short NDCG@10"], "seconds_per_epoch": row["seconds_per_epoch"],
-            "fit_seconds": row["fit_seconds"], "vs_none": row.get("vs_none"),
-        }
-    line = json.dumps(out)
+
+    from shopaug.ablation import format_ablation, ndcg_per_case, paired_bootstrap
+    from shopaug.evaluation import SHORT_MAX, TAIL_MAX, rank_cases
+    from shopaug.experiment import load_run
+
+    base_dir = args.baseline_runs or args.runs
+    folders = {
+        args.baseline: [base_dir / f"{args.baseline}-seed{s}" for s in range(args.seeds)],
+        args.preset: [args.runs / f"{args.preset}-seed{s}" for s in range(args.seeds)],
+    }
+    jobs = [(p, s, f) for p, fs in folders.items() for s, f in enumerate(fs)]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        list(pool.map(lambda j: train(j[0], j[1], j[2], args.data, args.threads), jobs))
+
+    per_case, records = {}, {}
+    split = None
+    for preset, fs in folders.items():
+        gains, recs = [], []
+        for f in fs:
+            _, split, model, name = load_run(f)
+            ranks, _ = rank_cases(model, split.test, history="exclude")
+            gains.append(ndcg_per_case(ranks))
+            recs.append(json.loads((f / "results.json").read_text())["models"][name])
+        per_case[preset], records[preset] = np.mean(gains, axis=0), recs
+    assert split is not None
+    tail = split.train.item_counts()[split.test.target] <= TAIL_MAX
+    short = split.test.history.lengths <= SHORT_MAX
+    rng = np.random.default_rng(12345)
+    table = []
+    for preset, recs in records.items():
+        row: dict = {"arm": preset, "seeds": len(recs)}
+        for conv, prefix in (("exclude", ""), ("zero", "zero "), ("keep", "keep ")):
+            for m in ("NDCG@10", "HR@10"):
+                vals = np.array([r["test"][conv][m] for r in recs])
+                row[prefix + m] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1))}
+        row["tail NDCG@10"] = float(per_case[preset][tail].mean())
+        row["short NDCG@10"] = float(per_case[preset][short].mean())
+        row["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in recs]))
+        row["seconds_per_epoch"] = float(np.mean(
+            [r["fit_seconds"] / max(r["epochs_run"], 1) for r in recs]))
+        row["peak_rss_mb"] = float(np.max([r["peak_rss_mb"] for r in recs]))
+        if preset != args.baseline:
+            b = per_case[args.baseline]
+            row["vs_none"] = paired_bootstrap(per_case[preset], b, rng)
+            row["vs_none_tail"] = paired_bootstrap(per_case[preset][tail], b[tail], rng)
+            row["vs_none_short"] = paired_bootstrap(per_case[preset][short], b[short], rng)
+        table.append(row)
+    summary = {"seeds": args.seeds, "n_cases": len(split.test), "n_tail": int(tail.sum()),
+               "n_short": int(short.sum()), "table": table}
+    print(format_ablation(summary))
+    out = {"benchmark": "augment_ablation", "data": args.data, "baseline": args.baseline,
+           "preset": args.preset, **summary}
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(out, indent=2) + "\n")
-    print(line)
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":
