@@ -25,12 +25,26 @@ from pathlib import Path
 import numpy as np
 
 
+def _same(meta: dict, preset: str, seed: int) -> bool:
+    """Whether a run folder was trained with what ``preset`` means today: same model config
+    and the same recipe (operators and training use; its name may differ)."""
+    from shopaug.experiment import resolve
+
+    want, got = resolve(preset=preset), meta.get("run_config", {})
+
+    def recipe(r: dict | None) -> tuple:
+        return (None,) if not r else (r["augment"], r["train"])
+
+    return (meta.get("seed") == seed and got.get("config") == want.config
+            and recipe(got.get("recipe")) == recipe(want.recipe))
+
+
 def train(preset: str, seed: int, out: Path, data: str, threads: int | None) -> None:
     if (out / "results.json").is_file():
-        meta = json.loads((out / "run.json").read_text())
-        if meta.get("seed") == seed and meta["run_config"].get("preset") == preset:
+        if _same(json.loads((out / "run.json").read_text()), preset, seed):
             print(f"reusing {out}", flush=True)
             return
+        raise SystemExit(f"{out} holds a different configuration; move it away first")
     cmd = [sys.executable, "-m", "shopaug.cli", "train", "--data", data, "--preset", preset,
            "--seed", str(seed), "--out", str(out), "--no-progress"]
     if threads:

@@ -29,3 +29,23 @@ def test_start_positions_make_prefix_outputs_independent_of_padding():
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(c, d)
     assert np.isfinite(net(seq).detach().numpy()).all()
+
+
+def test_soft_labels_by_hand():
+    import math
+
+    import torch
+
+    from shopaug.models.sasrec import _Views
+
+    v = object.__new__(_Views)
+    v.soft = 0.2
+    # item 1's neighbours are items 2 and 3; item 2 has none
+    v.neighbors = torch.tensor([[0, 0], [2, 3], [0, 0], [0, 0]])
+    logits = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]])  # columns = items 1..3
+    got = float(v.soft_ce(logits, torch.tensor([1, 2])))
+    z0 = math.log(1 + math.e + math.e**2)
+    row0 = 0.8 * (z0 - 0.0) + 0.2 * ((z0 - 1.0) + (z0 - 2.0)) / 2
+    z1 = math.log(math.e + 2)
+    row1 = z1 - 0.0  # no neighbours: plain cross-entropy
+    assert math.isclose(got, (row0 + row1) / 2, rel_tol=1e-6)

@@ -55,6 +55,8 @@ TRAIN_OPTIONS: dict[str, str] = {
     "cl_weight": "a number >= 0 (weight of the contrastive loss)",
     "cl_temperature": "a number > 0 (softmax temperature of the contrastive loss)",
     "cl_similarity": "'dot' or 'cos' (similarity of the contrastive loss)",
+    "soft_labels": "a number in [0, 1) (label augmentation: share of each target's weight "
+    "moved to its co-occurrence neighbours in the training data)",
     "resample": "a table with 'op' naming a resampler (shopaug.augment.resample.RESAMPLERS) "
     "and its options: over/under-sampling of training sequences before training",
     "supervised": "true or false (DuoRec: contrast each sequence with another training "
@@ -96,6 +98,11 @@ def _check_train(train: Any, where: str) -> dict[str, Any]:
             out[key] = float(v)
     if "supervised" in out and not isinstance(out["supervised"], bool):
         raise bad("supervised")
+    if "soft_labels" in out:
+        v = out["soft_labels"]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1:
+            raise bad("soft_labels")
+        out["soft_labels"] = float(v)
     if "cl_similarity" in out and out["cl_similarity"] not in ("dot", "cos"):
         raise bad("cl_similarity")
     if "resample" in out:

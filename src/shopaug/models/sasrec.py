@@ -204,6 +204,15 @@ class _Views:
         self.temperature = float(opts.get("cl_temperature", 1.0))
         self.similarity = str(opts.get("cl_similarity", "dot"))
         self.supervised = bool(opts.get("supervised", False))
+        self.soft = float(opts.get("soft_labels", 0.0))
+        self.neighbors = None
+        if self.soft > 0:
+            from shopaug.augment import cooccurrence_neighbors
+
+            # label augmentation: part of each target's mass goes to its co-occurrence
+            # neighbours in the training sequences
+            self.neighbors = torch.from_numpy(
+                cooccurrence_neighbors(train.sequences, train.n_items, k=10, window=3))
         self.aug = None
         if recipe.augment:
             from shopaug.augment import build
@@ -226,6 +235,18 @@ class _Views:
         self.start = np.searchsorted(sorted_last, last, side="left")
         self.count = np.searchsorted(sorted_last, last, side="right") - self.start
         self.last = last
+
+    def soft_ce(self, logits: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy against ``(1 - soft)`` on the target plus ``soft`` spread evenly
+        over its training co-occurrence neighbours (column j is item j + 1)."""
+        logp = F.log_softmax(logits, dim=-1)
+        hard = -logp.gather(1, (tgt - 1)[:, None])[:, 0]
+        nb = self.neighbors[tgt]  # (n, k), 0 = no neighbour
+        has = nb > 0
+        nb_logp = logp.gather(1, (nb - 1).clamp(min=0)) * has
+        soft = -nb_logp.sum(1) / has.sum(1).clamp(min=1)
+        w = self.soft * has.any(1)
+        return ((1 - w) * hard + w * soft).mean()
 
     def augment(self, w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return self.aug(w, rng)
@@ -309,6 +330,8 @@ class SASRec(BaseRecommender):
             emb = self.net_.item.weight[: n + 1]
             if not len(tgt_real):
                 return h_all.sum() * 0.0
+            if cfg.loss == "ce" and views is not None and views.neighbors is not None:
+                return views.soft_ce(h @ emb[1:].T, tgt_real)
             if cfg.loss == "ce":
                 # score real items only (column j is item j + 1), so padding never competes
                 return F.cross_entropy(
