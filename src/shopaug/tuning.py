@@ -96,7 +96,8 @@ def run_study(
 
 def suggest_recipe(trial: Any) -> dict[str, Any]:
     """A recipe mapping drawn from the policy search space: which operators (at least one),
-    their strengths, how often rows are augmented, and online vs contrastive use."""
+    their strengths, how often rows are augmented, online vs contrastive use, and how much
+    label weight goes to co-occurrence neighbours."""
     children = []
     for op, (param, lo, hi) in SEARCH_OPS.items():
         if trial.suggest_categorical(f"use_{op}", [True, False]):
@@ -105,6 +106,9 @@ def suggest_recipe(trial: Any) -> dict[str, Any]:
         children.append({"op": "crop", "ratio": trial.suggest_float("crop_ratio", 0.5, 0.95)})
     mode = trial.suggest_categorical("mode", ["online", "contrastive"])
     train: dict[str, Any] = {"mode": mode}
+    soft = trial.suggest_float("soft_labels", 0.0, 0.3)
+    if soft > 0.01:
+        train["soft_labels"] = soft
     p = trial.suggest_float("p", 0.1, 1.0) if mode == "online" else 1.0
     if mode == "contrastive":
         train["cl_weight"] = trial.suggest_float("cl_weight", 0.01, 0.5, log=True)
