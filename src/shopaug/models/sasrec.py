@@ -317,14 +317,12 @@ class SASRec(BaseRecommender):
             inp, tgt = w[:, :-1], w[:, 1:].clone()
             tgt[tgt > n] = 0  # a masked item is never a target
             h_all = self.net_(inp)
-            loss = next_item_loss(h_all, inp, tgt)
+            loss = next_item_loss(h_all, tgt)
             if views is not None and views.mode == "contrastive":
                 loss = loss + views.weight * views.loss(self.net_, idx, w_np, h_all, rng)
             return loss
 
-        def next_item_loss(
-            h_all: torch.Tensor, inp: torch.Tensor, tgt: torch.Tensor
-        ) -> torch.Tensor:
+        def next_item_loss(h_all: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
             real = tgt > 0
             h, tgt_real = h_all[real], tgt[real]
             emb = self.net_.item.weight[: n + 1]
