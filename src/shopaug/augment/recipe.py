@@ -56,7 +56,7 @@ TRAIN_OPTIONS: dict[str, str] = {
     "cl_temperature": "a number > 0 (softmax temperature of the contrastive loss)",
     "cl_similarity": "'dot' or 'cos' (similarity of the contrastive loss)",
     "soft_labels": "a number in [0, 1) (label augmentation: share of each target's weight "
-    "moved to its co-occurrence neighbours in the training data)",
+    "moved to its co-occurrence neighbours in the training data; full-softmax loss only)",
     "resample": "a table with 'op' naming a resampler (shopaug.augment.resample.RESAMPLERS) "
     "and its options: over/under-sampling of training sequences before training",
     "supervised": "true or false (DuoRec: contrast each sequence with another training "
