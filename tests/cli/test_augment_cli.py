@@ -119,3 +119,18 @@ def test_paired_bootstrap_hand_example():
     out = paired_bootstrap(base * 1.2, base, np.random.default_rng(0), n_boot=200)
     assert out["gain"] == pytest.approx(0.2)
     assert out["ci_low"] == pytest.approx(0.2) and out["p"] == 0.0
+
+
+def test_bad_recipe_gives_clear_error_and_writes_nothing(beauty300, tmp_path):
+    data, _ = beauty300
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[augment]\nop = "shuffle-everything"\n')
+    out = tmp_path / "never.parquet"
+    p = run("augment", "--data", data, "--recipe", bad, "--out", out, check=False)
+    assert p.returncode == 2
+    assert str(bad) in p.stderr and "shuffle-everything" in p.stderr
+    assert not out.exists()
+    bad.write_text('name = "bad"\n[train]\nmode = "sideways"\n[augment]\nop = "crop"\n')
+    p = run("train", "--data", data, "--model", "sasrec", "--recipe", bad, "--out",
+            tmp_path / "r", check=False)
+    assert p.returncode == 2 and "mode" in p.stderr and str(bad) in p.stderr

@@ -130,5 +130,6 @@ def test_data_check_bundled_json():
 
 def test_help_lists_commands():
     p = run("--help")
-    for cmd in ("demo", "train", "evaluate", "data", "presets"):
+    for cmd in ("demo", "train", "evaluate", "data", "presets", "augment", "ablate",
+                "tune-augment"):
         assert cmd in p.stdout
