@@ -68,8 +68,9 @@ def main() -> None:
     ap.add_argument("--json-out", type=Path, default=None)
     args = ap.parse_args()
 
-    from shopaug.ablation import format_ablation, ndcg_per_case, paired_bootstrap
+    from shopaug.ablation import format_ablation, mean_metrics, ndcg_per_case, paired_bootstrap
     from shopaug.evaluation import SHORT_MAX, TAIL_MAX, rank_cases
+    from shopaug.evaluation.report import write_report
     from shopaug.experiment import load_run
 
     base_dir = args.baseline_runs or args.runs
@@ -115,8 +116,20 @@ def main() -> None:
             row["vs_none_short"] = paired_bootstrap(per_case[preset][short], b[short], rng)
         table.append(row)
     summary = {"seeds": args.seeds, "n_cases": len(split.test), "n_tail": int(tail.sum()),
-               "n_short": int(short.sum()), "table": table}
+               "n_short": int(short.sum()), "table": table, "model": "sasrec"}
     print(format_ablation(summary))
+    # the same HTML report as `shopaug ablate`: seed-mean metrics per preset plus the section
+    results = {
+        "name": "bench-augment", "primary": args.preset,
+        "protocol": {"split": "leave-one-out", "ranking": "full",
+                     "history_conventions": ["exclude", "zero", "keep"],
+                     "default_history": "exclude"},
+        "models": {p: {**recs[0], "test": {h: mean_metrics([r["test"][h] for r in recs])
+                                           for h in recs[0]["test"]}}
+                   for p, recs in records.items()},
+        "ablation": summary,
+    }
+    print(f"report: {write_report(results, args.runs / 'report.html')}")
     out = {"benchmark": "augment_ablation", "data": args.data, "baseline": args.baseline,
            "preset": args.preset, **summary}
     if args.json_out:

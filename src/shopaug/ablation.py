@@ -184,7 +184,7 @@ def ablate(
     records = {}
     for name, recs in runs.items():
         rec = dict(recs[0])
-        rec["test"] = {h: _mean_metrics([r["test"][h] for r in recs]) for h in recs[0]["test"]}
+        rec["test"] = {h: mean_metrics([r["test"][h] for r in recs]) for h in recs[0]["test"]}
         records[name] = rec
     results = _results(Path(out).name, ds, sp, records, BASELINE)
     results["ablation"] = summary
@@ -199,7 +199,7 @@ def ablate(
     return summary
 
 
-def _mean_metrics(items: list[dict]) -> dict:
+def mean_metrics(items: list[dict]) -> dict:
     out = dict(items[0])
     for k, v in items[0].items():
         if isinstance(v, float):
