@@ -39,6 +39,23 @@ def write_dir_atomic(out: str | Path, fill: Callable[[Path], None]) -> Path:
     return out
 
 
+def write_file_atomic(path: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Write a file with ``fill(tmp)`` to a temporary sibling, then rename it into place:
+    readers see the old file or the whole new one, never half of it. World-readable."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        fill(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def read_mapping(path: str | Path, what: str = "config") -> dict[str, Any]:
     """Parse a TOML, YAML or JSON file into a dict, naming the file on every error."""
     path = Path(path)

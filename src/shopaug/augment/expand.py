@@ -9,13 +9,12 @@ training.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shopaug._fs import write_file_atomic
 from shopaug.data import Sequences, TrainSet
 from shopaug.exceptions import DataError
 from shopaug.random import RNGLike, make_rng
@@ -133,17 +132,7 @@ def write_expanded(table: pa.Table, path: str | Path, meta: dict[str, Any]) -> P
     path = Path(path)
     payload = json.dumps({"format": _FORMAT, "meta": meta}, sort_keys=True).encode()
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META_KEY: payload})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_file_atomic(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def read_expanded(path: str | Path) -> tuple[Sequences, pa.Table, dict[str, Any]]:

@@ -21,16 +21,14 @@ Recipes shipped with shopaug are loaded by name (``load_recipe("crop-mask-reorde
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from shopaug._fs import read_mapping
+from shopaug._fs import read_mapping, write_file_atomic
 from shopaug.augment.augmenters import Augmenter, build
 from shopaug.exceptions import ConfigError
 
@@ -201,17 +199,7 @@ def write_recipe(recipe: Recipe, path: str | Path) -> Path:
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:
         raise ConfigError(f"{path}: expected a .toml, .yaml or .json recipe file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_file_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _shipped() -> dict[str, Any]:

@@ -13,12 +13,11 @@ import html
 import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from shopaug._fs import write_file_atomic
 from shopaug.evaluation._protocol import HISTORY_CONVENTIONS, SHORT_MAX, TAIL_MAX
 
 if TYPE_CHECKING:
@@ -91,19 +90,8 @@ def write_report(results: Mapping[str, Any], path: str | Path) -> Path:
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = render(results)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a report is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_file_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def format_table(results: Mapping[str, Any], history: str = "exclude") -> str:
