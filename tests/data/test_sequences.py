@@ -61,3 +61,13 @@ def test_vocab_roundtrip_and_errors():
         v.to_external([0])
     with pytest.raises(ValueError, match="unique"):
         IdVocab(["a", "a"])
+
+
+def test_concat_and_keep_by_hand():
+    a = Sequences.from_lists([[1, 2], [3]])
+    b = Sequences.from_lists([[], [4, 5, 6]])
+    both = Sequences.concat([a, b])
+    assert [list(r) for r in both] == [[1, 2], [3], [], [4, 5, 6]]
+    assert len(Sequences.concat([])) == 0
+    kept = both.keep(both.items % 2 == 0)
+    assert [list(r) for r in kept] == [[2], [], [], [4, 6]]

@@ -33,13 +33,6 @@ _META_KEY = b"shopaug.expanded"
 _FORMAT = 1
 
 
-def _concat(parts: list[Sequences]) -> Sequences:
-    lengths = np.concatenate([p.lengths for p in parts])
-    return Sequences(
-        np.concatenate([[0], np.cumsum(lengths)]), np.concatenate([p.items for p in parts])
-    )
-
-
 def _unpad(batch: np.ndarray) -> Sequences:
     """CSR rows of a left-padded batch, padding dropped."""
     real = batch != 0
@@ -92,15 +85,14 @@ def expand(
         padded = np.repeat(seqs.padded(max_len, rows), copies, axis=0)
         aug = augmenter.apply(padded, rng)
         # originals first, then copies (source-major); reorder to source, then copy
-        both = _concat([originals, _unpad(aug.items)])
+        both = Sequences.concat([originals, _unpad(aug.items)])
         order = np.empty((n, per_source), dtype=np.int64)
         order[:, 0] = np.arange(n)
         order[:, 1:] = n + np.arange(n * copies).reshape(n, copies)
         parts.append(both.rows(order.ravel()))
         row_labels = np.concatenate([np.full(n, "", dtype=object), aug.row_labels()])
         labels.append(row_labels[order.ravel()])
-    empty = Sequences(np.zeros(1, np.int64), np.empty(0, np.int64))
-    out = _concat(parts) if parts else empty
+    out = Sequences.concat(parts)
     ops_col = np.concatenate(labels) if labels else np.empty(0, dtype=object)
     source = np.repeat(sources, per_source)
     copy = np.tile(np.arange(per_source, dtype=np.int64), len(sources))
@@ -138,7 +130,6 @@ def write_expanded(table: pa.Table, path: str | Path, meta: dict[str, Any]) -> P
 def read_expanded(path: str | Path) -> tuple[Sequences, pa.Table, dict[str, Any]]:
     """Read a file written by ``write_expanded``: the samples as Sequences (row ``i`` is
     table row ``i``), the table, and the metadata."""
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     path = Path(path)
@@ -151,9 +142,15 @@ def read_expanded(path: str | Path) -> tuple[Sequences, pa.Table, dict[str, Any]
     stored = json.loads(raw)
     if stored.get("format") != _FORMAT:
         raise DataError(f"unsupported expanded-file format; expected {_FORMAT}", file=path)
-    meta = stored.get("meta", {})
+    return samples(table), table, stored.get("meta", {})
+
+
+def samples(table: pa.Table) -> Sequences:
+    """The ``items`` column of an expanded table as Sequences (row ``i`` is table row
+    ``i``)."""
+    import pyarrow.compute as pc
+
     col = table.column("items").combine_chunks()
     lengths = pc.list_value_length(col).fill_null(0).to_numpy(zero_copy_only=False)
-    values = pc.list_flatten(col).to_numpy(zero_copy_only=False)
-    indptr = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-    return Sequences(indptr, values), table, meta
+    values = pc.list_flatten(col).to_numpy(zero_copy_only=False).astype(np.int64)
+    return Sequences(np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)]), values)

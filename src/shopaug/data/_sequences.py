@@ -54,6 +54,22 @@ class Sequences:
         offsets = np.arange(indptr[-1]) - np.repeat(indptr[:-1], lengths)
         return Sequences(indptr, self.items[starts + offsets])
 
+    @classmethod
+    def concat(cls, parts: list[Sequences]) -> Sequences:
+        """The rows of ``parts`` one after another."""
+        if not parts:
+            return cls(np.zeros(1, np.int64), np.empty(0, np.int64))
+        lengths = np.concatenate([p.lengths for p in parts])
+        return cls(
+            np.concatenate([[0], np.cumsum(lengths)]), np.concatenate([p.items for p in parts])
+        )
+
+    def keep(self, mask: np.ndarray) -> Sequences:
+        """The same rows holding only the items where ``mask`` (one flag per item) is true."""
+        row = np.repeat(np.arange(len(self)), self.lengths)
+        lengths = np.bincount(row[mask], minlength=len(self))
+        return Sequences(np.concatenate([[0], np.cumsum(lengths)]), self.items[mask])
+
     def drop_last(self, n: int = 1) -> tuple[Sequences, np.ndarray]:
         """Split off the last ``n`` items of every row (rows must have at least ``n``).
 
