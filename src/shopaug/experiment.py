@@ -185,7 +185,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def fit_and_evaluate(
+def fit_model(
     rc: RunConfig,
     split: Split,
     *,
@@ -195,7 +195,9 @@ def fit_and_evaluate(
     log=None,
     checkpoint_dir: Path | None = None,
 ):
-    """Fit the configured model on ``split.train`` and evaluate it. Returns (model, record)."""
+    """Fit the configured model on ``split.train`` (with its recipe: resampling and offline
+    expansion first, online or contrastive use inside ``fit``), early-stopping on the
+    validation targets. Returns (model, fit_seconds); ``split.test`` is never read."""
     from shopaug.models import create
 
     model = create(rc.model, **rc.config)
@@ -237,7 +239,24 @@ def fit_and_evaluate(
     )
     t0 = time.perf_counter()
     model.fit(train_set, options)
-    fit_seconds = time.perf_counter() - t0
+    return model, time.perf_counter() - t0
+
+
+def fit_and_evaluate(
+    rc: RunConfig,
+    split: Split,
+    *,
+    seed: int = 0,
+    epochs: int | None = None,
+    progress: bool = True,
+    log=None,
+    checkpoint_dir: Path | None = None,
+):
+    """Fit the configured model on ``split.train`` and evaluate it. Returns (model, record)."""
+    model, fit_seconds = fit_model(
+        rc, split, seed=seed, epochs=epochs, progress=progress, log=log,
+        checkpoint_dir=checkpoint_dir,
+    )
     record: dict[str, Any] = {
         "model": rc.model,
         "preset": rc.preset,
@@ -265,15 +284,11 @@ def resample_train(train: TrainSet, spec: dict[str, Any], seed: int) -> TrainSet
     rows = build_resampler(spec).fit(train).resample(make_rng(np.random.SeedSequence([seed, 0xB5])))
     seqs = train.sequences
     drawn = np.bincount(rows, minlength=len(seqs))
-    keep = np.where(drawn > 0, seqs.lengths, 0)
     extra = np.repeat(np.arange(len(seqs)), np.maximum(drawn - 1, 0))
-    order = np.concatenate([np.arange(len(seqs)), extra])
-    lengths = np.concatenate([keep, seqs.lengths[extra]])
-    starts = seqs.indptr[order]
-    # gather every kept row's items in one vectorized pass
-    pos = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
-    grown = Sequences(np.concatenate([[0], np.cumsum(lengths)]), seqs.items[pos])
-    return dataclasses.replace(train, sequences=grown)
+    grown = seqs.rows(np.concatenate([np.arange(len(seqs)), extra]))
+    # a user's own row is emptied when it was not drawn; copies are whole
+    kept = np.concatenate([drawn > 0, np.ones(len(extra), dtype=bool)])
+    return dataclasses.replace(train, sequences=grown.keep(np.repeat(kept, grown.lengths)))
 
 
 def expand_train(train: TrainSet, recipe: Any, seed: int) -> TrainSet:
@@ -282,24 +297,16 @@ def expand_train(train: TrainSet, recipe: Any, seed: int) -> TrainSet:
     import pyarrow.compute as pc
 
     from shopaug.augment import expand
+    from shopaug.augment.expand import samples
     from shopaug.random import make_rng
 
     aug = recipe.build().fit(train)
     rng = make_rng(np.random.SeedSequence([seed, 0xA6]))
     table = expand(train, aug, rng, copies=int(recipe.train.get("copies", 1)))
-    extra = table.filter(pc.greater(table["copy"], 0))
-    lengths = pc.list_value_length(extra["items"]).to_numpy(zero_copy_only=False)
-    values = pc.list_flatten(extra["items"]).to_numpy(zero_copy_only=False).astype(np.int64)
+    copies = samples(table.filter(pc.greater(table["copy"], 0)))
     # a stored sequence holds catalogue items only: a masked item is dropped instead
-    keep = values <= train.n_items
-    row = np.repeat(np.arange(len(lengths)), lengths)
-    lengths = np.bincount(row[keep], minlength=len(lengths))
-    seqs = train.sequences
-    grown = Sequences(
-        np.concatenate([seqs.indptr, seqs.indptr[-1] + np.cumsum(lengths)]),
-        np.concatenate([seqs.items, values[keep]]),
-    )
-    return dataclasses.replace(train, sequences=grown)
+    copies = copies.keep(copies.items <= train.n_items)
+    return dataclasses.replace(train, sequences=Sequences.concat([train.sequences, copies]))
 
 
 def _write_json(path: Path, obj: Any) -> None:

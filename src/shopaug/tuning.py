@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ from typing import Any
 import numpy as np
 
 from shopaug.data import Sequences, load
-from shopaug.evaluation import Split, Targets, evaluate
+from shopaug.evaluation import Split, Targets
 from shopaug.exceptions import ConfigError, ShopaugError
-from shopaug.experiment import RunConfig, _json_default, make_split, resolve
-from shopaug.training import TrainOptions
+from shopaug.experiment import _json_default, fit_model, make_split, resolve
 
 #: Operators the policy search may use, with the range of their strength.
 SEARCH_OPS: dict[str, tuple[str, float, float]] = {
@@ -151,8 +149,6 @@ def tune_augment(
     out.mkdir(parents=True, exist_ok=True)
 
     def objective(trial: Any, report: Callable[[int, float], None]) -> float:
-        from shopaug.models import create
-
         recipe = Recipe.from_dict(suggest_recipe(trial), where=f"trial {trial.number}")
         rc = dataclasses.replace(base, recipe=recipe.to_dict())
         echo(f"[tune-augment] trial {trial.number}: {json.dumps(trial.params)}")
@@ -164,12 +160,9 @@ def tune_augment(
                 best = max(best, record["valid"])
                 report(record["epoch"], record["valid"])
 
-        m = create(rc.model, **rc.config)
-        options = _options(rc, seed, epochs, progress, log, sp, recipe)
-        t0 = time.perf_counter()
-        m.fit(sp.train, options)
+        _, seconds = fit_model(rc, sp, seed=seed, epochs=epochs, progress=progress, log=log)
         trial.set_user_attr("recipe", recipe.to_dict())
-        trial.set_user_attr("seconds", time.perf_counter() - t0)
+        trial.set_user_attr("seconds", seconds)
         echo(f"[tune-augment] trial {trial.number}: valid NDCG@10 {best:.4f}")
         return best
 
@@ -200,20 +193,3 @@ def tune_augment(
     tmp.write_text(json.dumps(summary, indent=2, default=_json_default))
     tmp.replace(out / "trials.json")
     return summary
-
-
-def _options(rc: RunConfig, seed: int, epochs: int | None, progress: bool, log, sp: Split,
-             recipe: Any) -> TrainOptions:
-    tr = rc.train
-    budget = tr.get("time_budget_minutes")
-
-    def validate(m: Any) -> float:
-        return float(evaluate(m, sp, "valid", beyond=False)["NDCG@10"])
-
-    return TrainOptions(
-        seed=seed, epochs=epochs, patience=int(tr.get("patience", 10)),
-        eval_every=int(tr.get("eval_every", 1)),
-        time_budget=None if budget is None else float(budget) * 60,
-        threads=tr.get("threads"), progress=progress, validate=validate, log=log,
-        recipe=recipe,
-    )
