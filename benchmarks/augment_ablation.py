@@ -68,8 +68,8 @@ def main() -> None:
     ap.add_argument("--json-out", type=Path, default=None)
     args = ap.parse_args()
 
-    from shopaug.ablation import format_ablation, mean_metrics, ndcg_per_case, paired_bootstrap
-    from shopaug.evaluation import SHORT_MAX, TAIL_MAX, rank_cases
+    from shopaug.ablation import arm_records, compare, format_ablation, ndcg_per_case
+    from shopaug.evaluation import rank_cases
     from shopaug.evaluation.report import write_report
     from shopaug.experiment import load_run
 
@@ -93,30 +93,8 @@ def main() -> None:
             recs.append(json.loads((f / "results.json").read_text())["models"][name])
         per_case[preset], records[preset] = np.mean(gains, axis=0), recs
     assert split is not None
-    tail = split.train.item_counts()[split.test.target] <= TAIL_MAX
-    short = split.test.history.lengths <= SHORT_MAX
-    rng = np.random.default_rng(12345)
-    table = []
-    for preset, recs in records.items():
-        row: dict = {"arm": preset, "seeds": len(recs)}
-        for conv, prefix in (("exclude", ""), ("zero", "zero "), ("keep", "keep ")):
-            for m in ("NDCG@10", "HR@10"):
-                vals = np.array([r["test"][conv][m] for r in recs])
-                row[prefix + m] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1))}
-        row["tail NDCG@10"] = float(per_case[preset][tail].mean())
-        row["short NDCG@10"] = float(per_case[preset][short].mean())
-        row["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in recs]))
-        row["seconds_per_epoch"] = float(np.mean(
-            [r["fit_seconds"] / max(r["epochs_run"], 1) for r in recs]))
-        row["peak_rss_mb"] = float(np.max([r["peak_rss_mb"] for r in recs]))
-        if preset != args.baseline:
-            b = per_case[args.baseline]
-            row["vs_none"] = paired_bootstrap(per_case[preset], b, rng)
-            row["vs_none_tail"] = paired_bootstrap(per_case[preset][tail], b[tail], rng)
-            row["vs_none_short"] = paired_bootstrap(per_case[preset][short], b[short], rng)
-        table.append(row)
-    summary = {"seeds": args.seeds, "n_cases": len(split.test), "n_tail": int(tail.sum()),
-               "n_short": int(short.sum()), "table": table, "model": "sasrec"}
+    summary = {"seeds": args.seeds, "model": "sasrec",
+               **compare(records, per_case, split, baseline=args.baseline)}
     print(format_ablation(summary))
     # the same HTML report as `shopaug ablate`: seed-mean metrics per preset plus the section
     results = {
@@ -124,9 +102,7 @@ def main() -> None:
         "protocol": {"split": "leave-one-out", "ranking": "full",
                      "history_conventions": ["exclude", "zero", "keep"],
                      "default_history": "exclude"},
-        "models": {p: {**recs[0], "test": {h: mean_metrics([r["test"][h] for r in recs])
-                                           for h in recs[0]["test"]}}
-                   for p, recs in records.items()},
+        "models": arm_records(records),
         "ablation": summary,
     }
     print(f"report: {write_report(results, args.runs / 'report.html')}")

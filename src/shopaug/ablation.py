@@ -125,9 +125,6 @@ def ablate(
         arms[name] = rc
     ds = load(data)
     sp = make_split(ds, split)
-    counts = sp.train.item_counts()
-    tail = counts[sp.test.target] <= TAIL_MAX
-    short = sp.test.history.lengths <= SHORT_MAX
     per_case: dict[str, np.ndarray] = {}
     runs: dict[str, list[dict]] = {}
     for name, rc in arms.items():
@@ -141,52 +138,17 @@ def ablate(
             echo(f"[ablate] {name} seed {seed}: test NDCG@10 "
                  f"{record['test']['exclude']['NDCG@10']:.4f} ({record['fit_seconds']:.0f}s)")
         per_case[name] = np.mean(gains, axis=0)
-    rng = np.random.default_rng(12345)
-    table = []
-    for name, recs in runs.items():
-        test = [r["test"]["exclude"] for r in recs]
-        row: dict[str, Any] = {"arm": name, "seeds": len(recs)}
-        for m in METRICS:
-            vals = np.array([t[m] for t in test])
-            row[m] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1
-                      else 0.0}
-        for conv in ("zero", "keep"):  # the literature's other conventions, for comparison
-            vals = np.array([r["test"][conv]["NDCG@10"] for r in recs])
-            row[f"{conv} NDCG@10"] = {"mean": float(vals.mean()),
-                                      "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0}
-        for sl, sel in (("tail", tail), ("short", short)):
-            row[f"{sl} NDCG@10"] = float(per_case[name][sel].mean()) if sel.any() else 0.0
-        row["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in recs]))
-        row["seconds_per_epoch"] = float(np.mean(
-            [r["fit_seconds"] / max(r["epochs_run"], 1) for r in recs]))
-        if name != BASELINE:
-            row["vs_none"] = paired_bootstrap(per_case[name], per_case[BASELINE], rng)
-            row["vs_none_tail"] = paired_bootstrap(
-                per_case[name][tail], per_case[BASELINE][tail], rng)
-            row["vs_none_short"] = paired_bootstrap(
-                per_case[name][short], per_case[BASELINE][short], rng)
-        table.append(row)
     summary = {
         "data": str(data),
         "split": split,
         "history": "exclude",
         "seeds": seeds,
-        "n_cases": len(sp.test),
-        "n_tail": int(tail.sum()),
-        "n_short": int(short.sum()),
         "model": base.model,
         "preset": base.preset,
         "recipes": {n: rc.recipe for n, rc in arms.items()},
-        "table": table,
+        **compare(runs, per_case, sp),
     }
-    # results.json keeps the shape of a training run: one "model" per arm, first seed's record
-    # with seed-mean metrics, so the usual report plots apply.
-    records = {}
-    for name, recs in runs.items():
-        rec = dict(recs[0])
-        rec["test"] = {h: mean_metrics([r["test"][h] for r in recs]) for h in recs[0]["test"]}
-        records[name] = rec
-    results = _results(Path(out).name, ds, sp, records, BASELINE)
+    results = _results(Path(out).name, ds, sp, arm_records(runs), BASELINE)
     results["ablation"] = summary
 
     def fill(tmp: Path) -> None:
@@ -197,6 +159,59 @@ def ablate(
 
     write_dir_atomic(out, fill)
     return summary
+
+
+def compare(
+    runs: dict[str, list[dict]], per_case: dict[str, np.ndarray], split: Split,
+    baseline: str = BASELINE,
+) -> dict[str, Any]:
+    """The ablation table: per arm, mean ± std over seeds of the test metrics (all three
+    history conventions), NDCG@10 on tail targets and short histories, time per epoch and,
+    against ``baseline``, the paired bootstrap gain overall and in both slices.
+
+    ``runs`` holds each arm's per-seed records (as ``fit_and_evaluate`` returns them) and
+    ``per_case`` its per-user test NDCG@10 averaged over seeds, in ``split.test`` order."""
+    tail = split.train.item_counts()[split.test.target] <= TAIL_MAX
+    short = split.test.history.lengths <= SHORT_MAX
+    rng = np.random.default_rng(12345)
+
+    def stat(vals: list[float]) -> dict[str, float]:
+        a = np.array(vals)
+        return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0}
+
+    table = []
+    for name, recs in runs.items():
+        row: dict[str, Any] = {"arm": name, "seeds": len(recs)}
+        for m in METRICS:
+            row[m] = stat([r["test"]["exclude"][m] for r in recs])
+        for conv in ("zero", "keep"):  # the literature's other conventions, for comparison
+            for m in ("NDCG@10", "HR@10"):
+                row[f"{conv} {m}"] = stat([r["test"][conv][m] for r in recs])
+        for sl, sel in (("tail", tail), ("short", short)):
+            row[f"{sl} NDCG@10"] = float(per_case[name][sel].mean()) if sel.any() else 0.0
+        row["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in recs]))
+        row["seconds_per_epoch"] = float(np.mean(
+            [r["fit_seconds"] / max(r["epochs_run"], 1) for r in recs]))
+        row["peak_rss_mb"] = float(np.max([r["peak_rss_mb"] for r in recs]))
+        if name != baseline:
+            base = per_case[baseline]
+            row["vs_none"] = paired_bootstrap(per_case[name], base, rng)
+            row["vs_none_tail"] = paired_bootstrap(per_case[name][tail], base[tail], rng)
+            row["vs_none_short"] = paired_bootstrap(per_case[name][short], base[short], rng)
+        table.append(row)
+    return {"n_cases": len(split.test), "n_tail": int(tail.sum()),
+            "n_short": int(short.sum()), "table": table}
+
+
+def arm_records(runs: dict[str, list[dict]]) -> dict[str, dict]:
+    """One record per arm in the shape of a training run's (its first seed's, with
+    seed-mean test metrics), so the report's usual plots apply to an ablation."""
+    out = {}
+    for name, recs in runs.items():
+        rec = dict(recs[0])
+        rec["test"] = {h: mean_metrics([r["test"][h] for r in recs]) for h in recs[0]["test"]}
+        out[name] = rec
+    return out
 
 
 def mean_metrics(items: list[dict]) -> dict:
