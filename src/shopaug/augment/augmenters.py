@@ -261,12 +261,7 @@ class Augmenter:
 
 
 def _validate(batch: np.ndarray) -> np.ndarray:
-    batch = np.asarray(batch)
-    if batch.ndim != 2 or not np.issubdtype(batch.dtype, np.integer):
-        raise ValueError(
-            f"expected a 2-D integer batch (B, L) of item ids, got shape {batch.shape} "
-            f"dtype {batch.dtype}"
-        )
+    batch = ops._check(batch)  # 2-D integer ids
     if batch.size and bool(((batch[:, :-1] != 0) & (batch[:, 1:] == 0)).any()):
         raise ValueError("batch must be left-padded: a 0 (padding) follows a real item")
     return batch

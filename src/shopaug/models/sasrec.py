@@ -197,7 +197,7 @@ class _Views:
     input (CL4SRec) or, with ``supervised``, between an input and another training window
     with the same final target (DuoRec's supervised positives)."""
 
-    def __init__(self, recipe: Any, train: TrainSet, cfg: SASRecConfig) -> None:
+    def __init__(self, recipe: Any, train: TrainSet) -> None:
         opts = recipe.train
         self.mode = opts.get("mode", "online")
         self.weight = float(opts.get("cl_weight", 0.1))
@@ -218,15 +218,14 @@ class _Views:
             from shopaug.augment import build
 
             self.aug = build(recipe.augment).fit(train)
-        self.n_items = train.n_items
 
     @classmethod
-    def from_recipe(cls, recipe: Any, train: TrainSet, cfg: SASRecConfig) -> _Views | None:
+    def from_recipe(cls, recipe: Any, train: TrainSet) -> _Views | None:
         if recipe is None or recipe.train.get("mode", "online") == "offline":
             return None  # offline recipes were applied to the training set already
-        return cls(recipe, train, cfg)
+        return cls(recipe, train)
 
-    def prepare(self, windows: np.ndarray, rng: np.random.Generator) -> None:
+    def prepare(self, windows: np.ndarray) -> None:
         """For supervised positives: per window, the rows sharing its final target."""
         self.windows = windows
         last = windows[:, -1]
@@ -288,14 +287,14 @@ class SASRec(BaseRecommender):
         torch.manual_seed(options.seed)
         self.n_items_, self.n_users_ = train.n_items, train.n_users
         n = train.n_items
-        views = _Views.from_recipe(options.recipe, train, cfg)
+        views = _Views.from_recipe(options.recipe, train)
         self.net_ = _Net(n, cfg, extra=1 if views is not None else 0)
         opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sampler = fit_sampler(cfg.sampler, train, options) if cfg.loss != "ce" else None
         windows = _windows(train.sequences, cfg.max_len)
         lengths = (windows > 0).sum(1) - 1
         if views is not None:
-            views.prepare(windows, rng)
+            views.prepare(windows)
 
         def batches(epoch: int) -> list:
             # Bucket by length so each batch is padded only to its own longest sequence.
