@@ -39,9 +39,13 @@ TRAIN = TrainSet(
         ]
     ),
     N_ITEMS,
+    # catalogue text, so the text-knowledge ops (pseudo) have something to read
+    item_text=np.array(["", *(f"{c} {p}" for p in ("lipstick", "drill", "shampoo", "rake")
+                               for c in ("red", "blue", "green", "black", "white"))],
+                       dtype=object),
 )
 BATCH = TRAIN.sequences.padded(6)
-NEEDS_FIT = {"mask", "substitute", "insert", "noise"}
+NEEDS_FIT = {"mask", "substitute", "insert", "noise", "pseudo"}
 
 
 def make(name: str, p: float = 1.0) -> Augmenter:
@@ -51,6 +55,8 @@ def make(name: str, p: float = 1.0) -> Augmenter:
         return cls([Crop(ratio=0.7), Mask(ratio=0.4)], p=p)
     if name == "one_of":
         return cls([Reorder(ratio=0.5), Substitute(ratio=0.5), Identity()], p=p, weights=[2, 1, 1])
+    if name == "pseudo":
+        return cls(p=p, max_len=6, filter="none")
     return cls(p=p, ratio=0.5) if name != "identity" else cls(p=p)
 
 

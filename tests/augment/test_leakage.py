@@ -3,14 +3,29 @@
 import numpy as np
 import pytest
 
-from shopaug.augment import AUGMENTERS, Compose, Insert, Noise, OneOf, Substitute, build, expand
+from shopaug.augment import (
+    AUGMENTERS,
+    Compose,
+    Insert,
+    Noise,
+    OneOf,
+    Pseudo,
+    Substitute,
+    build,
+    expand,
+)
+from shopaug.augment.knowledge import item_embeddings, profile_embeddings, text_neighbors
 from shopaug.evaluation import leave_one_out
 from shopaug.testing import planted
+
+DEFAULTS = {"identity": {}, "pseudo": {"filter": "none", "max_len": 10}}
 
 
 @pytest.fixture(scope="module")
 def setup():
-    ds, canaries = planted()
+    # canaries' titles are near-copies of their users' newest training items, so text
+    # knowledge (real MiniLM) would propose them if it were not restricted to training
+    ds, canaries = planted(text=True)
     split = leave_one_out(ds)
     canary_ids = np.array(sorted(canaries))
     # sanity: the canaries are held out, yet they are items of the catalogue
@@ -21,7 +36,7 @@ def setup():
 
 def every_augmenter():
     leaves = [
-        cls(ratio=0.5) if name != "identity" else cls()
+        cls(**DEFAULTS.get(name, {"ratio": 0.5}))
         for name, cls in AUGMENTERS.items()
         if name not in ("compose", "one_of")
     ]
@@ -31,6 +46,10 @@ def every_augmenter():
         Insert(ratio=1.0, k=50, window=10),
         Noise(ratio=1.0),
         Noise(ratio=1.0, alpha=1.0),
+        Substitute(ratio=1.0, k=50, source="text"),
+        Insert(ratio=1.0, k=50, source="both"),
+        Pseudo(n=5, max_len=50, candidates=100, filter="none"),
+        Pseudo(n=5, max_len=50, candidates=100, filter="cooccurrence", agree=50),
     ]
     return [
         *leaves,
@@ -73,3 +92,23 @@ def test_expansion_never_contains_canaries(setup):
         items = np.concatenate([np.asarray(r) for r in table.column("items").to_pylist()])
         assert not np.isin(items, canaries).any()
         assert table.num_rows == 6 * int((train.sequences.lengths > 0).sum())
+
+
+def test_text_knowledge_would_find_canaries_without_the_guard(setup):
+    """The plant works: on the whole catalogue, a canary is its user's best text match."""
+    train, canaries = setup
+    emb = item_embeddings(train)
+    table = text_neighbors(emb, 1)
+    newest = train.sequences.padded(1)[:, 0]
+    assert np.isin(table[newest, 0], canaries).mean() > 0.8
+    guarded = text_neighbors(emb, 50, candidates=train.item_counts() > 0)
+    assert not np.isin(guarded, canaries).any()
+
+
+def test_profiles_read_training_history_only(setup):
+    train, _ = setup
+    emb = item_embeddings(train)
+    prof = profile_embeddings(train.sequences, emb)
+    again = profile_embeddings(train.sequences, emb.copy() * np.isin(
+        np.arange(len(emb)), train.sequences.items)[:, None])
+    np.testing.assert_allclose(prof, again, atol=1e-6)  # held-out vectors change nothing

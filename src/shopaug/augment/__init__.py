@@ -9,6 +9,8 @@ Layers, bottom up:
 * ``augmenters``: small classes over validated configs (``Crop``, ``Mask``, ...), composed by
   ``Compose`` / ``OneOf``, registered by name in ``AUGMENTERS`` and rebuilt by ``build``.
 * ``recipe``: an augmenter tree plus training options in one TOML/YAML/JSON file.
+* ``knowledge``: language-model knowledge as arrays (item text vectors, text neighbours,
+  user profile vectors); ``pseudo``: LLMRec-style pseudo-interactions for sparse users.
 * ``expand``: offline expansion of a training set, with the provenance of every sample.
 
 Example:
@@ -39,6 +41,7 @@ from shopaug.augment.augmenters import (
 )
 from shopaug.augment.expand import EXPANDED_COLUMNS, expand, read_expanded, write_expanded
 from shopaug.augment.neighbors import cooccurrence_neighbors
+from shopaug.augment.pseudo import Pseudo
 from shopaug.augment.recipe import (
     MODES,
     TRAIN_OPTIONS,
@@ -64,6 +67,7 @@ __all__ = [
     "Noise",
     "NotFittedError",
     "OneOf",
+    "Pseudo",
     "Recipe",
     "Reorder",
     "Substitute",

@@ -367,32 +367,50 @@ class Mask(Augmenter):
 class _NeighbourConfig:
     """Attributes:
     ratio: fraction of each row's items that get a neighbour, in [0, 1].
-    k: neighbours kept per item in the co-occurrence table.
+    k: neighbours kept per item in each neighbour table.
     window: largest distance (positions) of two co-occurring items.
+    source: where neighbours come from: ``cooccurrence`` in the training sequences,
+        ``text`` (most similar catalogue text by MiniLM vectors, among items seen in
+        training), or ``both`` (a neighbour drawn from either table).
     """
 
     ratio: float = 0.2
     k: int = 10
     window: int = 3
+    source: str = "cooccurrence"
     _op: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
+        if self.source not in ("cooccurrence", "text", "both"):
+            raise _fail(self._op, "source", "'cooccurrence', 'text' or 'both'", self.source)
         _set(self, "ratio", _float(self._op, "ratio", self.ratio, 0.0, 1.0))
         _set(self, "k", _int(self._op, "k", self.k, 1))
         _set(self, "window", _int(self._op, "window", self.window, 1))
 
 
 class _NeighbourOp(Augmenter):
-    """Shared ``fit``: the co-occurrence neighbour table of the training sequences."""
+    """Shared ``fit``: the neighbour table of the training partition (co-occurrence in the
+    training sequences and/or text similarity restricted to items seen in training)."""
 
     def __init__(self, p: float = 1.0, **params: Any) -> None:
         super().__init__(p, **params)
         self.table_: np.ndarray | None = None
 
-    def fit(self, train: TrainSet) -> Self:
-        self.table_ = cooccurrence_neighbors(
-            train.sequences, train.n_items, k=self.config.k, window=self.config.window
-        )
+    def fit(self, train: TrainSet, encoder: Any = None) -> Self:
+        cfg = self.config
+        tables = []
+        if cfg.source in ("cooccurrence", "both"):
+            tables.append(
+                cooccurrence_neighbors(train.sequences, train.n_items, k=cfg.k, window=cfg.window)
+            )
+        if cfg.source in ("text", "both"):
+            from shopaug.augment.knowledge import item_embeddings, text_neighbors
+
+            seen = train.item_counts() > 0
+            text = text_neighbors(item_embeddings(train, encoder), cfg.k, candidates=seen)
+            text[~seen] = 0  # an item the model never trained on gets no substitute either
+            tables.append(text)
+        self.table_ = np.concatenate(tables, axis=1)
         return self
 
     def _fitted(self) -> bool:

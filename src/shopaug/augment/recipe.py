@@ -59,6 +59,10 @@ TRAIN_OPTIONS: dict[str, str] = {
     "and its options: over/under-sampling of training sequences before training",
     "supervised": "true or false (DuoRec: contrast each sequence with another training "
     "sequence that has the same next item, instead of two augmented views)",
+    "enrich": "true or false (item texts shorter than four words are enriched by Gemma "
+    "3 270M with keyphrases, category and use before training; cached)",
+    "text": "'none', 'fuse' or 'init' (item text knowledge from the MiniLM encoder: fused "
+    "with or initialising the ID embeddings of models that read text, see SASRecConfig.text)",
 }
 
 _TOP_KEYS = ("name", "description", "train", "augment")
@@ -94,8 +98,9 @@ def _check_train(train: Any, where: str) -> dict[str, Any]:
             if v < 0 or (positive and v == 0):
                 raise bad(key)
             out[key] = float(v)
-    if "supervised" in out and not isinstance(out["supervised"], bool):
-        raise bad("supervised")
+    for key in ("supervised", "enrich"):
+        if key in out and not isinstance(out[key], bool):
+            raise bad(key)
     if "soft_labels" in out:
         v = out["soft_labels"]
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v < 1:
@@ -103,6 +108,8 @@ def _check_train(train: Any, where: str) -> dict[str, Any]:
         out["soft_labels"] = float(v)
     if "cl_similarity" in out and out["cl_similarity"] not in ("dot", "cos"):
         raise bad("cl_similarity")
+    if "text" in out and out["text"] not in ("none", "fuse", "init"):
+        raise bad("text")
     if "resample" in out:
         from shopaug.augment.resample import build as build_resampler
 

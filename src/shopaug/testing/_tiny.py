@@ -32,30 +32,50 @@ def checkerboard(
     )
 
 
-def planted(n_users: int = 30, n_items: int = 80, seed: RNGLike = 0) -> tuple[Dataset, set[int]]:
+_COLORS = ("red", "blue", "green", "black", "white", "pink", "gold", "silver")
+_PRODUCTS = ("nail polish", "lipstick", "shampoo", "face cream", "eyeliner", "perfume",
+             "hair dryer", "body lotion", "mascara", "sunscreen")
+
+
+def planted(
+    n_users: int = 30, n_items: int = 80, seed: RNGLike = 0, *, text: bool = False
+) -> tuple[Dataset, set[int]]:
     """Random sequences whose last two items per user are canaries: items that occur
     nowhere else. Returns the dataset and the canary item ids. Under leave-one-out, no
-    training sample may ever contain a canary."""
+    training sample may ever contain a canary.
+
+    With ``text``, items get product titles and each canary's title is the title of the
+    user's newest training item plus one word: the canaries are the best text matches of
+    their users, so only a guard on the training partition keeps text knowledge from
+    proposing them."""
     rng = make_rng(seed)
     n_regular = n_items - 2 * n_users
     if n_regular < 5:
         raise ValueError("need n_items >= 2 * n_users + 5")
-    users, items = [], []
+    users, items, last = [], [], []
     canaries: set[int] = set()
     for u in range(n_users):
         length = int(rng.integers(3, 8))
         seq = list(rng.choice(np.arange(1, n_regular + 1), size=length, replace=False))
         c1, c2 = n_regular + 2 * u + 1, n_regular + 2 * u + 2
         canaries |= {c1, c2}
+        last.append(seq[-1])
         seq += [c1, c2]
         users += [u] * len(seq)
         items += seq
+    titles = None
+    if text:
+        titles = np.array([""] + [f"{_COLORS[i % 8]} {_PRODUCTS[i // 8 % 10]} {i}"
+                                  for i in range(1, n_items + 1)], dtype=object)
+        for u, item in enumerate(last):
+            titles[n_regular + 2 * u + 1] = f"{titles[item]} deluxe"
+            titles[n_regular + 2 * u + 2] = f"{titles[item]} mini"
     return (
         Dataset.from_arrays(
             name="planted", source="shopaug.testing.planted",
             users=IdVocab([str(u) for u in range(n_users)]),
             items=IdVocab([str(i) for i in range(1, n_items + 1)], offset=1),
-            user=np.asarray(users), item=np.asarray(items),
+            user=np.asarray(users), item=np.asarray(items), item_text=titles,
         ),
         canaries,
     )
