@@ -8,6 +8,7 @@ cross-entropy on sampled negatives (the original paper's loss).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Literal, Self
@@ -55,6 +56,13 @@ class SASRecConfig:
             position of one-pass training sees what inference on that prefix sees, or from
             the ``end`` (the newest item always at ``max_len - 1``, as in the paper's code).
         schedule: learning rate ``constant`` or ``cosine`` decay to zero over ``epochs``.
+        text: use the items' catalogue text (frozen MiniLM vectors, see
+            ``shopaug.augment.knowledge``): ``fuse`` adds a learned projection of each item's
+            text vector to its ID embedding (LLM-ESR's dual view, simplified), so items with
+            few or no training interactions still get a meaningful representation; ``init``
+            starts the ID embeddings from the text vectors' principal components; ``none``
+            ignores text.
+        text_dropout: dropout on the projected text vectors while training (``fuse``).
     """
 
     dim: int = 64
@@ -75,6 +83,8 @@ class SASRecConfig:
     label_smoothing: float = 0.0
     positions: Literal["start", "end"] = "start"
     schedule: Literal["constant", "cosine"] = "constant"
+    text: Literal["none", "fuse", "init"] = "none"
+    text_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         for f in ("dim", "layers", "heads", "ffn", "max_len", "negatives", "epochs", "batch_size"):
@@ -90,6 +100,10 @@ class SASRecConfig:
             raise ValueError("positions must be 'start' or 'end'")
         if self.loss not in ("ce", "bce", "sampled"):
             raise ValueError("loss must be 'ce', 'bce' or 'sampled'")
+        if self.text not in ("none", "fuse", "init"):
+            raise ValueError("text must be 'none', 'fuse' or 'init'")
+        if not 0 <= self.text_dropout < 1:
+            raise ValueError("text_dropout must be in [0, 1)")
         if self.lr <= 0 or self.weight_decay < 0:
             raise ValueError("lr must be > 0 and weight_decay >= 0")
 
@@ -127,7 +141,9 @@ class _Block(nn.Module):
 
 
 class _Net(nn.Module):
-    def __init__(self, n_items: int, cfg: SASRecConfig, extra: int = 0) -> None:
+    def __init__(
+        self, n_items: int, cfg: SASRecConfig, extra: int = 0, text: torch.Tensor | None = None
+    ) -> None:
         super().__init__()
         self.max_len = cfg.max_len
         self.from_start = cfg.positions == "start"
@@ -143,7 +159,25 @@ class _Net(nn.Module):
         self.norm = nn.LayerNorm(cfg.dim)
         self.norm_first = cfg.norm_first
         self.scale = math.sqrt(cfg.dim) if cfg.scale_emb else 1.0
+        self.fuse = text is not None and cfg.text == "fuse"
+        if self.fuse:
+            # frozen text vectors (a buffer: saved with the weights, never trained)
+            rows = n_items + 1 + extra
+            pad = torch.zeros(rows - len(text), text.shape[1])
+            self.register_buffer("text", torch.cat([text.float(), pad]))
+            self.proj = nn.Linear(text.shape[1], cfg.dim, bias=False)
+            self.text_drop = nn.Dropout(cfg.text_dropout)
         self.apply(self._init)
+        if text is not None and cfg.text == "init":
+            with torch.no_grad():
+                self.item.weight[: len(text)] = _pca_init(text.float(), cfg.dim)
+
+    def table(self) -> torch.Tensor:
+        """Item representations (rows = ids; row 0 pads): ID embedding plus, with ``fuse``,
+        the projected text vector."""
+        if not self.fuse:
+            return self.item.weight
+        return self.item.weight + self.text_drop(self.proj(self.text))
 
     @staticmethod
     def _init(m: nn.Module) -> None:
@@ -163,7 +197,7 @@ class _Net(nn.Module):
             pos = (valid.cumsum(1) - 1).clamp(min=0)  # (B, T): 0 at each oldest real item
         else:
             pos = torch.arange(self.max_len - t, self.max_len)[None]  # newest at max_len - 1
-        x = self.item(seq) * self.scale + self.pos(pos)
+        x = self.table()[seq] * self.scale + self.pos(pos)
         x = self.drop(x if self.norm_first else self.norm(x))
         causal = torch.ones(t, t, dtype=torch.bool).tril()
         # attend to earlier real items; padding rows attend to themselves (avoids NaN)
@@ -172,6 +206,20 @@ class _Net(nn.Module):
         for block in self.blocks:
             x = block(x, mask) * valid[..., None]
         return self.norm(x) if self.norm_first else x
+
+
+def _pca_init(text: torch.Tensor, dim: int) -> torch.Tensor:
+    """Text vectors reduced to ``dim`` principal components, scaled to the std (0.02) of a
+    fresh embedding; rows without text stay 0."""
+    has = text.abs().sum(1) > 0
+    x = text[has] - text[has].mean(0)
+    _, _, v = torch.linalg.svd(x, full_matrices=False)
+    z = x @ v[:dim].T
+    if z.shape[1] < dim:
+        z = torch.cat([z, torch.zeros(len(z), dim - z.shape[1])], 1)
+    out = torch.zeros(len(text), dim)
+    out[has] = z / z.std().clamp(min=1e-8) * 0.02
+    return out
 
 
 def _windows(seqs: Sequences, max_len: int) -> np.ndarray:
@@ -223,6 +271,9 @@ class _Views:
     def from_recipe(cls, recipe: Any, train: TrainSet) -> _Views | None:
         if recipe is None or recipe.train.get("mode", "online") == "offline":
             return None  # offline recipes were applied to the training set already
+        if (recipe.train.get("mode", "online") == "online" and not recipe.train.get(
+                "soft_labels") and recipe.augment.get("op") == "identity"):
+            return None  # nothing to do per batch (e.g. a knowledge-only recipe)
         return cls(recipe, train)
 
     def prepare(self, windows: np.ndarray) -> None:
@@ -282,13 +333,21 @@ class SASRec(BaseRecommender):
 
     def fit(self, train: TrainSet, options: TrainOptions | None = None) -> Self:
         options = options or TrainOptions()
+        if options.recipe is not None and "text" in options.recipe.train:
+            # a recipe's knowledge source becomes part of the model (and of its saved config)
+            self.config = dataclasses.replace(self.config, text=options.recipe.train["text"])
         cfg = self.config
         rng = make_rng(options.seed)
         torch.manual_seed(options.seed)
         self.n_items_, self.n_users_ = train.n_items, train.n_users
         n = train.n_items
         views = _Views.from_recipe(options.recipe, train)
-        self.net_ = _Net(n, cfg, extra=1 if views is not None else 0)
+        text = None
+        if cfg.text != "none":
+            from shopaug.augment.knowledge import item_embeddings
+
+            text = torch.from_numpy(item_embeddings(train, options.encoder))
+        self.net_ = _Net(n, cfg, extra=1 if views is not None else 0, text=text)
         opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sampler = fit_sampler(cfg.sampler, train, options) if cfg.loss != "ce" else None
         windows = _windows(train.sequences, cfg.max_len)
@@ -324,7 +383,7 @@ class SASRec(BaseRecommender):
         def next_item_loss(h_all: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
             real = tgt > 0
             h, tgt_real = h_all[real], tgt[real]
-            emb = self.net_.item.weight[: n + 1]
+            emb = self.net_.table()[: n + 1]
             if not len(tgt_real):
                 return h_all.sum() * 0.0
             if cfg.loss == "ce" and views is not None and views.neighbors is not None:
@@ -362,6 +421,12 @@ class SASRec(BaseRecommender):
             model=self, module=self.net_, optimizer=opt, batches=batches, step=step,
             epochs=epochs, options=options, desc="sasrec", scheduler=sched,
         )
+        if self.net_.fuse:
+            # items without training interactions only ever got pushed down as negatives;
+            # clearing their ID rows leaves them represented by their text alone
+            unseen = torch.from_numpy(np.flatnonzero(train.item_counts() == 0))
+            with torch.no_grad():
+                self.net_.item.weight[unseen[unseen > 0]] = 0.0
         return self
 
     def score(self, users: np.ndarray, histories: Sequences) -> np.ndarray:
@@ -374,11 +439,12 @@ class SASRec(BaseRecommender):
         has = has[np.argsort(histories.lengths[has], kind="stable")]
         self.net_.eval()
         with torch.no_grad():
+            table = self.net_.table()[: self.n_items_ + 1]
             for start in range(0, len(has), 256):
                 rows = has[start : start + 256]
                 t = int(min(histories.lengths[rows].max(), self.config.max_len))
                 h = self.net_(torch.from_numpy(histories.padded(t, rows)))[:, -1]
-                out[rows] = (h @ self.net_.item.weight[: self.n_items_ + 1].T).numpy()
+                out[rows] = (h @ table.T).numpy()
         return out
 
     def _state(self) -> dict[str, np.ndarray]:
@@ -386,6 +452,9 @@ class SASRec(BaseRecommender):
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         extra = state["item.weight"].shape[0] - (self.n_items_ + 1)
-        self.net_ = _Net(self.n_items_, self.config, extra=extra)
+        text = None
+        if "text" in state:
+            text = torch.from_numpy(state["text"][: self.n_items_ + 1])
+        self.net_ = _Net(self.n_items_, self.config, extra=extra, text=text)
         self.net_.load_state_dict(numpy_to_state(state))
         self.net_.eval()

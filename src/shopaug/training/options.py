@@ -27,6 +27,8 @@ class TrainOptions:
         recipe: an augmentation recipe (``shopaug.augment.Recipe``) applied online or as
             contrastive views by models that support it; offline recipes are applied to the
             training set before ``fit``.
+        encoder: the text encoder of models that read item text (anything with
+            ``encode(list[str])``); default the cached MiniLM ``shopaug.lm.TextEncoder``.
     """
 
     seed: int = 0
@@ -40,3 +42,4 @@ class TrainOptions:
     checkpoint_dir: Path | None = None
     log: Callable[[dict], None] | None = None
     recipe: Any = None
+    encoder: Any = None
