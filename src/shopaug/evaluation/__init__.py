@@ -15,12 +15,19 @@ from shopaug.evaluation._protocol import (
     TAIL_MAX,
     accuracy,
     apply_history,
+    cold_metrics,
     evaluate,
     rank_cases,
     target_ranks,
     top_k,
 )
-from shopaug.evaluation._split import Split, Targets, leave_one_out, temporal_split
+from shopaug.evaluation._split import (
+    Split,
+    Targets,
+    cold_items,
+    leave_one_out,
+    temporal_split,
+)
 
 __all__ = [
     "HISTORY_CONVENTIONS",
@@ -30,6 +37,8 @@ __all__ = [
     "Targets",
     "accuracy",
     "apply_history",
+    "cold_items",
+    "cold_metrics",
     "coverage",
     "evaluate",
     "hit_rate",

@@ -33,16 +33,20 @@ class Split:
     """A training partition and two sets of evaluation cases.
 
     Attributes:
-        protocol: ``leave-one-out`` or ``temporal``.
+        protocol: ``leave-one-out``, ``temporal`` or ``cold-items``.
         train: what models may learn from.
         valid: cases for early stopping and tuning.
         test: cases for the reported figures.
+        cold: under ``cold-items``, the sorted ids of the items withheld from ``train``
+            (the figure that matters is accuracy on cases whose target is one of them);
+            None otherwise.
     """
 
     protocol: str
     train: TrainSet
     valid: Targets
     test: Targets
+    cold: np.ndarray | None = None
 
     def targets(self, which: Which) -> Targets:
         if which not in ("valid", "test"):
@@ -80,6 +84,33 @@ def leave_one_out(ds: Dataset) -> Split:
     valid = Targets(evaluated, train_part, tail[:, 0])
     test = Targets(evaluated, train_part.append(tail[:, 0]), tail[:, 1])
     return Split("leave-one-out", _trainset(ds, train), valid, test)
+
+
+def cold_items(ds: Dataset, frac: float = 0.1, *, seed: int = 0) -> Split:
+    """Leave-one-out with a random ``frac`` of the catalogue made new: every interaction with
+    those items is removed from the training partition, so a model can know them only from
+    their side information (text, attributes), as with a product just added to a shop.
+
+    Validation and test cases are exactly those of ``leave_one_out(ds)``. Histories keep
+    cold items: they are what the user did, known at serving time even for a new product
+    (the model just never trained on them). The reported figure is accuracy on the test
+    cases whose target is cold (``evaluate`` adds a ``cold`` entry); those cases are a
+    sample of users, not all of them, since a target is cold only by chance.
+
+    Args:
+        ds: the dataset.
+        frac: share of item ids (``1..n_items``) made cold, rounded to a whole number.
+        seed: picks the cold items (``np.random.default_rng(seed)``).
+    """
+    if not 0 < frac < 1:
+        raise ValueError(f"cold_items needs 0 < frac < 1, got {frac}")
+    rng = np.random.default_rng(seed)
+    n_cold = max(1, round(frac * ds.n_items))
+    cold = np.sort(rng.choice(np.arange(1, ds.n_items + 1), size=n_cold, replace=False))
+    base = leave_one_out(ds)
+    seqs = base.train.sequences
+    train = seqs.keep(~np.isin(seqs.items, cold))
+    return Split("cold-items", _trainset(ds, train), base.valid, base.test, cold=cold)
 
 
 def temporal_split(ds: Dataset, *, valid_frac: float = 0.1, test_frac: float = 0.1) -> Split:

@@ -7,6 +7,7 @@ from pathlib import Path
 from shopaug.exceptions import ConfigError
 from shopaug.models._base import BaseRecommender, Recommender, read_meta
 from shopaug.models.bpr import BPR, BPRConfig
+from shopaug.models.coldstart import Fallback, TextProfile
 from shopaug.models.itemknn import ItemKNN, ItemKNNConfig
 from shopaug.models.popularity import Popularity, PopularityConfig
 from shopaug.models.sasrec import SASRec, SASRecConfig
@@ -20,6 +21,7 @@ __all__ = [
     "MODELS",
     "BPRConfig",
     "BaseRecommender",
+    "Fallback",
     "ItemKNN",
     "ItemKNNConfig",
     "Popularity",
@@ -27,6 +29,7 @@ __all__ = [
     "Recommender",
     "SASRec",
     "SASRecConfig",
+    "TextProfile",
     "create",
     "load_model",
 ]

@@ -80,16 +80,8 @@ class BaseRecommender:
         self, users: np.ndarray, histories: Sequences, k: int = 10, *, exclude_history: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` internal item ids and their scores per user, best first."""
-        scores = np.array(self.score(np.asarray(users), histories), dtype=np.float32, copy=True)
-        scores[:, 0] = -np.inf
-        if exclude_history:
-            rows = np.repeat(np.arange(len(histories)), histories.lengths)
-            scores[rows, histories.items] = -np.inf
-        k = min(k, scores.shape[1] - 1)
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        vals = np.take_along_axis(scores, part, axis=1)
-        order = np.lexsort((part, -vals), axis=1)
-        return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
+        return top_items(self.score(np.asarray(users), histories), histories, k,
+                         exclude_history=exclude_history)
 
     # persistence ---------------------------------------------------------------------------
     def _state(self) -> dict[str, np.ndarray]:
@@ -133,6 +125,24 @@ class BaseRecommender:
         model.history_ = list(meta.get("history", []))
         model._set_state(load_file(str(path / "weights.safetensors")))
         return model
+
+
+def top_items(
+    scores: np.ndarray, histories: Sequences, k: int, *, exclude_history: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` item ids and scores per row of ``scores`` (n_rows, n_items + 1), best first,
+    ties to the smaller id; padding (and, with ``exclude_history``, history items) never
+    ranks. Works on a copy: models may return read-only views."""
+    scores = np.array(scores, dtype=np.float32, copy=True)
+    scores[:, 0] = -np.inf
+    if exclude_history:
+        rows = np.repeat(np.arange(len(histories)), histories.lengths)
+        scores[rows, histories.items] = -np.inf
+    k = min(k, scores.shape[1] - 1)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
 
 
 def read_meta(path: Path) -> dict[str, Any]:
