@@ -26,6 +26,9 @@ def write_dir_atomic(out: str | Path, fill: Callable[[Path], None]) -> Path:
     try:
         fill(tmp)
         tmp.chmod(0o755)  # mkdtemp makes it owner-only
+        for f in tmp.rglob("*"):
+            if f.is_file() and f.stat().st_mode & 0o777 == 0o600:
+                f.chmod(0o644)  # so does safetensors' save_file
         if out.exists():
             old = out.with_name(f".{out.name}.old")
             shutil.rmtree(old, ignore_errors=True)

@@ -14,6 +14,7 @@ import platform
 import resource
 import time
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -209,9 +210,12 @@ def fit_model(
         recipe = Recipe.from_dict(rc.recipe)
         if "resample" in recipe.train:
             train_set = resample_train(train_set, recipe.train["resample"], seed)
+        if recipe.train.get("enrich"):
+            train_set = enrich_train(train_set, progress=progress)
         if recipe.mode == "offline":
+            # the grown set is the augmentation; models still read the recipe's knowledge
+            # options (``text``) and skip its augmenter
             train_set = expand_train(train_set, recipe, seed)
-            recipe = None
     tr = rc.train
     valid_cases = split.valid
     n_valid = tr.get("valid_users")
@@ -291,6 +295,26 @@ def resample_train(train: TrainSet, spec: dict[str, Any], seed: int) -> TrainSet
     return dataclasses.replace(train, sequences=grown.keep(np.repeat(kept, grown.lengths)))
 
 
+def enrich_train(
+    train: TrainSet, *, generator: Any = None, time_budget: float | None = None,
+    progress: bool = False,
+) -> TrainSet:
+    """The training set with Gemma-enriched item texts: titles shorter than four words get
+    keyphrases, category and use appended (``shopaug.lm.enrich_items``; cached on disk, so
+    only the first run pays for generation)."""
+    from shopaug.augment.knowledge import item_texts
+    from shopaug.lm import Generator, enrich_items
+
+    if train.item_text is None:
+        return train
+    generator = generator or Generator(progress=progress)
+    texts = item_texts(train)
+    enriched = enrich_items(texts[1:], generator, time_budget=time_budget)
+    return dataclasses.replace(
+        train, item_text=np.array(["", *enriched], dtype=object)
+    )
+
+
 def expand_train(train: TrainSet, recipe: Any, seed: int) -> TrainSet:
     """The training set grown by an offline recipe: every sequence plus ``copies``
     augmented copies as extra rows (after the real users, so user ids keep their rows)."""
@@ -303,10 +327,26 @@ def expand_train(train: TrainSet, recipe: Any, seed: int) -> TrainSet:
     aug = recipe.build().fit(train)
     rng = make_rng(np.random.SeedSequence([seed, 0xA6]))
     table = expand(train, aug, rng, copies=int(recipe.train.get("copies", 1)))
-    copies = samples(table.filter(pc.greater(table["copy"], 0)))
+    table = table.filter(pc.greater(table["copy"], 0))
+    copies = samples(table)
     # a stored sequence holds catalogue items only: a masked item is dropped instead
     copies = copies.keep(copies.items <= train.n_items)
+    # a copy equal to its source (an op that left the row alone, such as pseudo on a long
+    # history) would only re-weight that user, so it is dropped
+    changed = ~_same_rows(copies, train.sequences.rows(table["source"].to_numpy()))
+    copies = copies.rows(np.flatnonzero(changed))
     return dataclasses.replace(train, sequences=Sequences.concat([train.sequences, copies]))
+
+
+def _same_rows(a: Sequences, b: Sequences) -> np.ndarray:
+    """Per row, whether ``a`` and ``b`` hold the same items in the same order."""
+    same = a.lengths == b.lengths
+    rows = np.flatnonzero(same & (a.lengths > 0))
+    if len(rows):
+        ea, eb = a.rows(rows), b.rows(rows)
+        diff = np.add.reduceat((ea.items != eb.items).astype(np.int64), ea.indptr[:-1])
+        same[rows] = diff == 0
+    return same
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -520,3 +560,93 @@ def augment_dataset(
     })
     n_orig = int(np.sum(table["copy"].to_numpy() == 0))
     return {"originals": n_orig, "augmented": table.num_rows - n_orig, "items": len(flat)}
+
+
+def extract_knowledge(
+    data: str | Path,
+    out: str | Path,
+    *,
+    split: str = "loo",
+    enrich: bool = False,
+    quantize: str | None = None,
+    neighbors: int = 10,
+    time_budget_minutes: float | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Extract language-model knowledge of a dataset into folder ``out``.
+
+    Writes ``knowledge.safetensors`` (``item_vectors`` per internal item id, ``text_neighbors``
+    among items seen in training, ``user_profiles`` pooled from each user's TRAINING history),
+    ``items.tsv`` (external id, text and, with ``enrich``, the Gemma-enriched text) and
+    ``manifest.json`` (models, counts and wall times). The encoder and generator caches make a
+    second run fast; the manifest says how much was computed versus served from cache.
+    """
+    from safetensors.numpy import save_file
+
+    from shopaug.augment.knowledge import (
+        item_embeddings,
+        item_texts,
+        profile_embeddings,
+        text_neighbors,
+    )
+    from shopaug.lm import TextEncoder
+
+    t0 = time.perf_counter()
+    ds = load(data)
+    sp = make_split(ds, split)
+    train = sp.train
+    timings: dict[str, float] = {}
+    texts = item_texts(train)
+    gen_stats: dict[str, Any] = {}
+    if enrich:
+        from shopaug.lm import Generator
+
+        t = time.perf_counter()
+        gen = Generator(progress=progress)
+        budget = None if time_budget_minutes is None else time_budget_minutes * 60
+        train = enrich_train(train, generator=gen, time_budget=budget)
+        timings["enrich_seconds"] = time.perf_counter() - t
+        gen_stats = {"model": gen.model_id, "generated_tokens": gen.generated_tokens_,
+                     "generation_seconds": gen.seconds_}
+        echo(f"[knowledge] enriched short item texts in {timings['enrich_seconds']:.0f}s "
+             f"({gen.generated_tokens_} new tokens)")
+    t = time.perf_counter()
+    enc = TextEncoder(quantize=quantize, progress=progress)  # type: ignore[arg-type]
+    vectors = item_embeddings(train, enc)
+    timings["encode_seconds"] = time.perf_counter() - t
+    echo(f"[knowledge] {ds.n_items} item vectors in {timings['encode_seconds']:.1f}s "
+         f"({enc.encoded_} encoded, the rest from cache)")
+    t = time.perf_counter()
+    seen = train.item_counts() > 0
+    table = text_neighbors(vectors, neighbors, candidates=seen)
+    profiles = profile_embeddings(train.sequences, vectors)
+    timings["neighbors_profiles_seconds"] = time.perf_counter() - t
+    timings["total_seconds"] = time.perf_counter() - t0
+    final = item_texts(train)
+    manifest = {
+        "data": _source(data), "fingerprint": fingerprint(ds), "split": split,
+        "encoder": {"model": enc.model_id, "dim": int(vectors.shape[1]),
+                    "encoded": enc.encoded_, "encode_seconds": enc.seconds_},
+        "generator": gen_stats or None,
+        "items": ds.n_items, "users": ds.n_users,
+        "enriched_items": int(np.sum(final != texts)),
+        "neighbors": neighbors, "timings": timings,
+    }
+
+    def fill(tmp: Path) -> None:
+        save_file({"item_vectors": vectors, "text_neighbors": table,
+                   "user_profiles": profiles}, str(tmp / "knowledge.safetensors"))
+        ids = ds.items.to_external(np.arange(1, ds.n_items + 1)).astype(str)
+        with open(tmp / "items.tsv", "w", encoding="utf-8") as f:
+            f.write("item_id\ttext\tenriched_text\n")
+            for i, a, b in zip(ids, texts[1:], final[1:], strict=True):
+                f.write(f"{i}\t{_tsv(a)}\t{_tsv(b)}\n")
+        _write_json(tmp / "manifest.json", manifest)
+
+    write_dir_atomic(out, fill)
+    return manifest
+
+
+def _tsv(text: str) -> str:
+    return " ".join(str(text).split())  # no tabs or newlines inside a field

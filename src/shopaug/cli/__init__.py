@@ -18,13 +18,24 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from shopaug.cli import ablate, augment, data, demo, evaluate, presets, train, tune
+    from shopaug.cli import (
+        ablate,
+        augment,
+        data,
+        demo,
+        evaluate,
+        knowledge,
+        presets,
+        train,
+        tune,
+    )
 
     app.command("demo")(demo.demo)
     app.command("train")(train.train)
     app.command("evaluate")(evaluate.evaluate)
     app.command("presets")(presets.presets)
     app.command("augment")(augment.augment)
+    app.command("knowledge")(knowledge.knowledge)
     app.command("ablate")(ablate.ablate)
     app.command("tune-augment")(tune.tune_augment)
     app.add_typer(data.app, name="data")
