@@ -25,7 +25,14 @@ import numpy as np
 
 from shopaug._fs import read_mapping, write_dir_atomic
 from shopaug.data import Dataset, Sequences, TrainSet, load
-from shopaug.evaluation import HISTORY_CONVENTIONS, Split, evaluate, leave_one_out, temporal_split
+from shopaug.evaluation import (
+    HISTORY_CONVENTIONS,
+    Split,
+    cold_items,
+    evaluate,
+    leave_one_out,
+    temporal_split,
+)
 from shopaug.exceptions import ConfigError, ShopaugError
 from shopaug.training import TrainOptions
 
@@ -158,12 +165,19 @@ def fingerprint(ds: Dataset) -> str:
     return h.hexdigest()[:16]
 
 
+SPLITS = ("loo", "temporal", "cold")
+
+
 def make_split(ds: Dataset, protocol: str) -> Split:
+    """``loo`` (leave-one-out), ``temporal``, or ``cold`` (leave-one-out with 10 % of the
+    items removed from training entirely: the cold-item protocol, seed 0)."""
     if protocol in ("loo", "leave-one-out"):
         return leave_one_out(ds)
     if protocol == "temporal":
         return temporal_split(ds)
-    raise ConfigError(f"unknown split {protocol!r}; expected 'loo' or 'temporal'")
+    if protocol in ("cold", "cold-items"):
+        return cold_items(ds)
+    raise ConfigError(f"unknown split {protocol!r}; expected one of {list(SPLITS)}")
 
 
 def _source(data: str | Path) -> str:

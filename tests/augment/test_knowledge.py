@@ -114,3 +114,21 @@ def test_substitute_text_source_uses_text_neighbours_of_training_items():
     np.testing.assert_array_equal(aug.table_[:, 0], [0, 2, 1, 0, 5, 4, 0])
     out = aug(np.array([[1, 4]]), 0)
     np.testing.assert_array_equal(out, [[2, 5]])
+
+
+def test_offline_pseudo_adds_copies_only_for_rows_it_changed(monkeypatch):
+    from shopaug.augment import Recipe
+    from shopaug.experiment import expand_train
+
+    train = TrainSet(Sequences.from_lists([[1, 3], [4, 5], [2, 1, 3]]), n_items=6,
+                     item_text=TEXTS)
+    recipe = Recipe.from_dict({"name": "p", "train": {"mode": "offline"},
+                               "augment": {"op": "pseudo", "max_len": 2, "filter": "none"}})
+    # the default encoder would be MiniLM; the table encoder keeps expected values by hand
+    real = Pseudo.fit
+    monkeypatch.setattr(Pseudo, "fit", lambda self, tr, encoder=None: real(self, tr,
+                                                                          TableEncoder()))
+    grown = expand_train(train, recipe, seed=0)
+    rows = [list(r) for r in grown.sequences]
+    assert rows[:3] == [[1, 3], [4, 5], [2, 1, 3]]  # originals keep their rows
+    assert rows[3:] == [[1, 3, 2], [4, 5, 3]]  # the long row's unchanged copy is dropped

@@ -19,7 +19,9 @@ def ablate(
     config: Annotated[Path | None, typer.Option(help="TOML/YAML/JSON config overrides.")] = None,
     seeds: Annotated[int, typer.Option(help="Seeds per arm (0 .. seeds-1).")] = 3,
     epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
-    split: Annotated[str, typer.Option(help="loo (leave-one-out) or temporal.")] = "loo",
+    split: Annotated[
+        str, typer.Option(help="loo (leave-one-out), temporal, or cold (10% of items unseen).")
+    ] = "loo",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Train without augmentation and with each recipe over several seeds; write a table

@@ -21,7 +21,9 @@ def train(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of every random stream.")] = 0,
     epochs: Annotated[int | None, typer.Option(help="Override the number of epochs.")] = None,
-    split: Annotated[str, typer.Option(help="loo (leave-one-out) or temporal.")] = "loo",
+    split: Annotated[
+        str, typer.Option(help="loo (leave-one-out), temporal, or cold (10% of items unseen).")
+    ] = "loo",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     threads: Annotated[int | None, typer.Option(help="Torch CPU threads (default: all).")]
     = None,

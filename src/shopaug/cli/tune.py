@@ -20,7 +20,9 @@ def tune_augment(
     config: Annotated[Path | None, typer.Option(help="TOML/YAML/JSON config overrides.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs per trial.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the search and of each trial.")] = 0,
-    split: Annotated[str, typer.Option(help="loo (leave-one-out) or temporal.")] = "loo",
+    split: Annotated[
+        str, typer.Option(help="loo (leave-one-out), temporal, or cold (10% of items unseen).")
+    ] = "loo",
 ) -> None:
     """Search operator choice, strengths and probabilities (and online vs contrastive use)
     on VALIDATION NDCG@10 with pruning; write the best recipe to OUT/best.toml. The test
