@@ -138,3 +138,19 @@ def test_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_enrich_train_changes_only_short_titles_and_reuses_the_cache(gen):
+    from shopaug.data import Sequences, TrainSet
+    from shopaug.experiment import enrich_train
+
+    texts = np.array(["", "nail lacquer", "red shatter crackle nail polish e55", ""],
+                     dtype=object)
+    train = TrainSet(Sequences.from_lists([[1, 2], [2, 3]]), n_items=3, item_text=texts)
+    out = enrich_train(train, generator=gen)
+    assert out.item_text[1].startswith("nail lacquer ") and out.item_text[2] == texts[2]
+    assert out.sequences is train.sequences and train.item_text[1] == "nail lacquer"
+    tokens = gen.generated_tokens_
+    again = enrich_train(train, generator=gen)  # the same prompt: served from the cache
+    assert gen.generated_tokens_ == tokens
+    assert list(again.item_text) == list(out.item_text)
