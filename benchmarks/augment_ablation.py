@@ -1,9 +1,10 @@
-"""Augmentation on Beauty: preset `best` (SASRec + the `recommended` recipe) against preset
-`sasrec` (no augmentation): 3 seeds each, test split, full ranking, history excluded, with
-the gain's 95% paired bootstrap interval over users.
+"""A preset against preset `sasrec` on Beauty: `best` (augmentation plus language-model
+knowledge, the default) or `augmented` (the `recommended` recipe alone); 3 seeds each, test
+split, full ranking, history excluded, with the gain's 95% paired bootstrap interval over
+users.
 
-    python benchmarks/augment_ablation.py [--seeds 3] [--jobs 1] [--threads N]
-        [--baseline-runs runs/bench-rec-accuracy] [--runs runs/bench-augment]
+    python benchmarks/augment_ablation.py [--preset best|augmented] [--seeds 3] [--jobs 1]
+        [--threads N] [--baseline-runs runs/bench-rec-accuracy] [--runs runs/bench-augment]
 
 Each (preset, seed) is one `shopaug train` process writing a run folder; a folder that
 already holds results for the same preset and seed is reused, so the `sasrec` runs of

@@ -61,3 +61,23 @@ def test_model_or_preset_exactly_one():
         resolve(model="sasrec", preset="sasrec")
     with pytest.raises(ConfigError, match="unknown preset"):
         resolve(preset="fastest")
+
+
+def test_best_preset_holds_text_knowledge_and_augmented_does_not():
+    best, aug = resolve(preset="best"), resolve(preset="augmented")
+    assert best.recipe["train"]["text"] == "fuse" and "text" not in aug.recipe["train"]
+    assert best.config == aug.config == resolve(preset="sasrec").config
+
+
+def test_make_split_names_the_cold_protocol():
+    import numpy as np
+
+    from shopaug.experiment import make_split
+    from shopaug.testing import planted
+
+    ds, _ = planted()
+    sp = make_split(ds, "cold")
+    assert sp.protocol == "cold-items" and len(sp.cold) == round(0.1 * ds.n_items)
+    assert not np.isin(sp.train.sequences.items, sp.cold).any()
+    with pytest.raises(ConfigError, match="cold"):
+        make_split(ds, "warm")
