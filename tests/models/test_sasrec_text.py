@@ -91,3 +91,29 @@ def test_a_recipe_can_switch_text_on_and_it_is_saved(tmp_path):
     assert m.config.text == "fuse" and hasattr(m.net_, "text")
     m.save(tmp_path / "m")
     assert load_model(tmp_path / "m").config.text == "fuse"
+
+
+def test_text_blend_auto_is_chosen_on_the_validation_callback_and_saved(tmp_path):
+    seen = []
+
+    def validate(m):  # a stand-in figure that peaks at 0.2
+        seen.append(m.blend_)
+        return -abs(m.blend_ - 0.2)
+
+    m = SASRec(text="fuse", text_blend="auto", **SMALL).fit(
+        data(), TrainOptions(**{**OPTS, "validate": validate}))
+    assert m.blend_ == 0.2 and {0.0, 0.1, 0.2, 0.3, 0.5} <= set(seen)
+    m.save(tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    assert again.blend_ == 0.2 and again.config.text_blend == "auto"
+    hist = Sequences.from_lists([[1, 2, 3]])
+    blended = again.score(np.array([0]), hist)
+    again.blend_ = 0.0
+    plain = again.score(np.array([0]), hist)
+    assert not np.allclose(blended, plain)
+    # blending is z-scored model scores plus the weighted z-scored text cosines
+    from shopaug.models.sasrec import _zscore
+
+    text = again._text_scores(hist)
+    expected = _zscore(torch.from_numpy(plain)) + 0.2 * _zscore(text)
+    np.testing.assert_allclose(blended, expected.numpy(), rtol=1e-4, atol=1e-5)

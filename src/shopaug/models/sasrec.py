@@ -63,6 +63,11 @@ class SASRecConfig:
             starts the ID embeddings from the text vectors' principal components; ``none``
             ignores text.
         text_dropout: dropout on the projected text vectors while training (``fuse``).
+        text_blend: late fusion at scoring time (``fuse``): each row's scores plus this
+            weight times the cosine of every item's text vector with the history's text
+            profile (``profile_embeddings``), both standardised per row. ``auto`` picks the
+            weight from ``BLEND_GRID`` on the validation callback after training (never on
+            test); 0 turns it off.
     """
 
     dim: int = 64
@@ -85,6 +90,7 @@ class SASRecConfig:
     schedule: Literal["constant", "cosine"] = "constant"
     text: Literal["none", "fuse", "init"] = "none"
     text_dropout: float = 0.0
+    text_blend: float | Literal["auto"] = 0.0
 
     def __post_init__(self) -> None:
         for f in ("dim", "layers", "heads", "ffn", "max_len", "negatives", "epochs", "batch_size"):
@@ -104,6 +110,10 @@ class SASRecConfig:
             raise ValueError("text must be 'none', 'fuse' or 'init'")
         if not 0 <= self.text_dropout < 1:
             raise ValueError("text_dropout must be in [0, 1)")
+        if self.text_blend != "auto" and not (
+            isinstance(self.text_blend, int | float) and self.text_blend >= 0
+        ):
+            raise ValueError("text_blend must be a number >= 0 or 'auto'")
         if self.lr <= 0 or self.weight_decay < 0:
             raise ValueError("lr must be > 0 and weight_decay >= 0")
 
@@ -206,6 +216,11 @@ class _Net(nn.Module):
         for block in self.blocks:
             x = block(x, mask) * valid[..., None]
         return self.norm(x) if self.norm_first else x
+
+
+def _zscore(x: torch.Tensor) -> torch.Tensor:
+    """Standardise each row (scores of two sources share no scale otherwise)."""
+    return (x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + 1e-6)
 
 
 def _pca_init(text: torch.Tensor, dim: int) -> torch.Tensor:
@@ -325,11 +340,15 @@ class _Views:
         )
 
 
+BLEND_GRID = (0.0, 0.1, 0.2, 0.3, 0.5)
+
+
 class SASRec(BaseRecommender):
     """Transformer next-item model; see the module docstring."""
 
     name = "sasrec"
     Config = SASRecConfig
+    blend_: float = 0.0
 
     def fit(self, train: TrainSet, options: TrainOptions | None = None) -> Self:
         options = options or TrainOptions()
@@ -427,7 +446,29 @@ class SASRec(BaseRecommender):
             unseen = torch.from_numpy(np.flatnonzero(train.item_counts() == 0))
             with torch.no_grad():
                 self.net_.item.weight[unseen[unseen > 0]] = 0.0
+            if self.config.text_blend != "auto":
+                self.blend_ = float(self.config.text_blend)
+            elif options.validate is not None:
+                self.choose_blend(options.validate)
         return self
+
+    def choose_blend(
+        self, validate: Any, grid: tuple[float, ...] = BLEND_GRID
+    ) -> dict[float, float]:
+        """Set the late-fusion weight (``text_blend``) to the best of ``grid`` by
+        ``validate(model)`` (validation NDCG@10; ties go to the smaller weight) and return
+        every weight's figure. Needs a ``fuse`` model; ``fit`` calls it with ``auto``."""
+        self._check_fitted()
+        if not self.net_.fuse:
+            raise ValueError("text_blend needs a model trained with text='fuse'")
+        figures = {}
+        for w in grid:
+            self.blend_ = w
+            figures[w] = float(validate(self))
+        self.blend_ = max(grid, key=lambda w: (figures[w], -w))
+        self.history_.append({"text_blend": {str(w): f for w, f in figures.items()},
+                              "chosen": self.blend_})
+        return figures
 
     def score(self, users: np.ndarray, histories: Sequences) -> np.ndarray:
         self._check_fitted()
@@ -438,19 +479,35 @@ class SASRec(BaseRecommender):
         # Sort by length and pad each chunk to its own longest history: most users are short.
         has = has[np.argsort(histories.lengths[has], kind="stable")]
         self.net_.eval()
+        blend = self.blend_ if self.net_.fuse else 0.0
         with torch.no_grad():
             table = self.net_.table()[: self.n_items_ + 1]
             for start in range(0, len(has), 256):
                 rows = has[start : start + 256]
                 t = int(min(histories.lengths[rows].max(), self.config.max_len))
                 h = self.net_(torch.from_numpy(histories.padded(t, rows)))[:, -1]
-                out[rows] = (h @ table.T).numpy()
+                s = h @ table.T
+                if blend > 0:
+                    s = _zscore(s) + blend * _zscore(self._text_scores(histories.rows(rows)))
+                out[rows] = s.numpy()
         return out
 
+    def _text_scores(self, histories: Sequences) -> torch.Tensor:
+        from shopaug.augment.knowledge import profile_embeddings
+
+        text = self.net_.text[: self.n_items_ + 1]
+        prof = profile_embeddings(histories, text.numpy())
+        return torch.from_numpy(prof) @ text.T
+
     def _state(self) -> dict[str, np.ndarray]:
-        return state_to_numpy(self.net_)
+        state = state_to_numpy(self.net_)
+        if self.blend_:
+            state["text_blend"] = np.array([self.blend_], dtype=np.float64)
+        return state
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
+        state = dict(state)
+        self.blend_ = float(state.pop("text_blend", np.zeros(1))[0])
         extra = state["item.weight"].shape[0] - (self.n_items_ + 1)
         text = None
         if "text" in state:
