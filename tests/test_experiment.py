@@ -66,6 +66,7 @@ def test_model_or_preset_exactly_one():
 def test_best_preset_holds_text_knowledge_and_augmented_does_not():
     best, aug = resolve(preset="best"), resolve(preset="augmented")
     assert best.recipe["train"]["text"] == "fuse" and "text" not in aug.recipe["train"]
+    assert best.config.pop("text_blend") == "auto"
     assert best.config == aug.config == resolve(preset="sasrec").config
 
 
