@@ -1,7 +1,9 @@
-"""Training cost of augmentation: time per SASRec epoch without augmentation, with online
-augmentation, with contrastive views and with soft labels, measured side by side.
+"""Training cost of augmentation and text knowledge: time per SASRec epoch without
+augmentation, with online augmentation, contrastive views, soft labels, fused text vectors
+and all of them (`best`'s recipe), measured side by side.
 
     python benchmarks/augment_cost.py [--users 6000] [--epochs 3] [--threads N]
+        [--variants plain,recommended,text,recommended-text]
 
 Each variant trains the `sasrec` preset's model on the same users of bundled Beauty for a
 few epochs (no validation), in one process, variants interleaved epoch by epoch so machine
@@ -38,6 +40,8 @@ VARIANTS = {
     "soft_labels": {"name": "soft", "train": {"mode": "online", "soft_labels": 0.1},
                     "augment": {"op": "identity"}},
     "recommended": "recommended",
+    "text": "text",
+    "recommended-text": "recommended-text",
 }
 
 
@@ -46,7 +50,13 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=6000)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="comma-separated subset of: " + ", ".join(VARIANTS))
     args = ap.parse_args()
+    chosen = ["plain", *(v for v in args.variants.split(",") if v != "plain")]
+    unknown = set(chosen) - set(VARIANTS)
+    if unknown:
+        raise SystemExit(f"unknown variants {sorted(unknown)}; known: {list(VARIANTS)}")
     if args.threads:
         torch.set_num_threads(args.threads)
     preset = tomllib.loads(
@@ -54,8 +64,8 @@ def main() -> None:
     train = leave_one_out(load("bundled:amazon-beauty").head(args.users)).train
     recipes = {k: None if v is None else (load_recipe(v) if isinstance(v, str)
                                            else Recipe.from_dict(v))
-               for k, v in VARIANTS.items()}
-    times: dict[str, list[float]] = {k: [] for k in VARIANTS}
+               for k, v in VARIANTS.items() if k in chosen}
+    times: dict[str, list[float]] = {k: [] for k in recipes}
     for epoch in range(args.epochs):
         for name, recipe in recipes.items():
             m = SASRec(**{**preset, "epochs": 1})
