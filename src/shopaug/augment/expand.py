@@ -33,12 +33,6 @@ _META_KEY = b"shopaug.expanded"
 _FORMAT = 1
 
 
-def _unpad(batch: np.ndarray) -> Sequences:
-    """CSR rows of a left-padded batch, padding dropped."""
-    real = batch != 0
-    return Sequences(np.concatenate([[0], np.cumsum(real.sum(axis=1))]), batch[real])
-
-
 def expand(
     train: TrainSet,
     augmenter: Augmenter,
@@ -85,7 +79,7 @@ def expand(
         padded = np.repeat(seqs.padded(max_len, rows), copies, axis=0)
         aug = augmenter.apply(padded, rng)
         # originals first, then copies (source-major); reorder to source, then copy
-        both = Sequences.concat([originals, _unpad(aug.items)])
+        both = Sequences.concat([originals, Sequences.from_padded(aug.items)])
         order = np.empty((n, per_source), dtype=np.int64)
         order[:, 0] = np.arange(n)
         order[:, 1:] = n + np.arange(n * copies).reshape(n, copies)

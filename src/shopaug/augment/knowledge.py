@@ -18,7 +18,14 @@ import numpy as np
 
 from shopaug.data import Sequences, TrainSet
 
-__all__ = ["item_embeddings", "item_texts", "profile_embeddings", "text_neighbors"]
+__all__ = ["item_embeddings", "item_texts", "profile_embeddings", "text_neighbors", "unit_rows"]
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32); all-zero rows stay 0."""
+    x = np.asarray(x, dtype=np.float32)
+    norm = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
 
 
 def item_texts(train: TrainSet) -> np.ndarray:
@@ -112,5 +119,4 @@ def profile_embeddings(
     w = (decay ** age[keep]).astype(np.float32)
     out = np.zeros((len(seqs), emb.shape[1]), dtype=np.float32)
     np.add.at(out, row[keep], emb[seqs.items[keep]] * w[:, None])
-    norm = np.linalg.norm(out, axis=1, keepdims=True)
-    return np.divide(out, norm, out=np.zeros_like(out), where=norm > 0)
+    return unit_rows(out)

@@ -18,8 +18,9 @@ import numpy as np
 
 from shopaug.augment import ops
 from shopaug.augment.augmenters import Augmenter, _fail, _int, _set, register
+from shopaug.augment.knowledge import item_embeddings, profile_embeddings
 from shopaug.augment.neighbors import cooccurrence_neighbors
-from shopaug.data import TrainSet
+from shopaug.data import Sequences, TrainSet
 
 
 @register
@@ -61,8 +62,6 @@ class Pseudo(Augmenter):
         self.emb_: np.ndarray | None = None
 
     def fit(self, train: TrainSet, encoder: Any = None) -> Self:
-        from shopaug.augment.knowledge import item_embeddings
-
         cfg = self.config
         emb = item_embeddings(train, encoder)
         seen = train.item_counts() > 0
@@ -88,10 +87,8 @@ class Pseudo(Augmenter):
         for s in range(0, len(rows), 1024):  # bounds the (rows, items) score matrix
             r = rows[s : s + 1024]
             b = np.where(batch[r] <= n_items, batch[r], 0)  # a mask token has no text
-            width = b.shape[1]
-            age = width - 1 - np.arange(width)
-            w = (cfg.decay ** age)[None, :] * (b > 0)
-            prof = np.einsum("bl,bld->bd", w, self.emb_[b]).astype(np.float32)
+            prof = profile_embeddings(Sequences.from_padded(b), self.emb_, last=b.shape[1],
+                                      decay=cfg.decay)
             sim = prof @ self.emb_[self.items_].T  # (r, proposable)
             own = np.zeros((len(r), n_items + 1), dtype=bool)
             own[np.arange(len(r))[:, None], b] = True

@@ -55,6 +55,12 @@ class Sequences:
         return Sequences(indptr, self.items[starts + offsets])
 
     @classmethod
+    def from_padded(cls, batch: np.ndarray) -> Sequences:
+        """The rows of a left-padded ``(B, L)`` id batch, padding (0) dropped."""
+        real = batch != 0
+        return cls(np.concatenate([[0], np.cumsum(real.sum(axis=1))]), batch[real])
+
+    @classmethod
     def concat(cls, parts: list[Sequences]) -> Sequences:
         """The rows of ``parts`` one after another."""
         if not parts:

@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import scipy.sparse as sp
 
-from shopaug.augment.knowledge import profile_embeddings
+from shopaug.augment.knowledge import profile_embeddings, unit_rows
 from shopaug.data import Sequences, TrainSet
 from shopaug.models._base import Recommender, top_items
 from shopaug.training import TrainOptions
@@ -43,12 +43,6 @@ __all__ = ["PATHS", "Fallback", "TextProfile"]
 PATHS: tuple[str, ...] = ("popularity", "text", "model")
 _POP, _TEXT, _MODEL = range(3)
 _TIE = 1e-6  # popularity tie-break, far below any real score difference
-
-
-def _unit(emb: np.ndarray) -> np.ndarray:
-    emb = np.asarray(emb, dtype=np.float32)
-    norm = np.linalg.norm(emb, axis=1, keepdims=True)
-    return np.divide(emb, norm, out=np.zeros_like(emb), where=norm > 0)
 
 
 def _row_counts(histories: Sequences, flag: np.ndarray) -> np.ndarray:
@@ -102,7 +96,7 @@ class TextProfile:
     name: ClassVar[str] = "textprofile"
 
     def __init__(self, item_emb: np.ndarray, *, last: int = 20, decay: float = 0.9) -> None:
-        self.item_emb = _unit(item_emb)
+        self.item_emb = unit_rows(item_emb)
         self.last = last
         self.decay = decay
 
