@@ -199,15 +199,18 @@ class _Net(nn.Module):
             with torch.no_grad():
                 m.weight[m.padding_idx].zero_()
 
-    def forward(self, seq: torch.Tensor) -> torch.Tensor:
-        """Hidden states (B, T, dim) for left-padded ids (B, T), T <= max_len."""
+    def forward(self, seq: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
+        """Hidden states (B, T, dim) for left-padded ids (B, T), T <= max_len. ``table`` is
+        ``self.table()`` when the caller already has it (a training step computes it once for
+        the inputs, the views and the output layer)."""
         t = seq.shape[1]
         valid = seq > 0
         if self.from_start:
             pos = (valid.cumsum(1) - 1).clamp(min=0)  # (B, T): 0 at each oldest real item
         else:
             pos = torch.arange(self.max_len - t, self.max_len)[None]  # newest at max_len - 1
-        x = self.table()[seq] * self.scale + self.pos(pos)
+        table = self.table() if table is None else table
+        x = table[seq] * self.scale + self.pos(pos)
         x = self.drop(x if self.norm_first else self.norm(x))
         causal = torch.ones(t, t, dtype=torch.bool).tril()
         # attend to earlier real items; padding rows attend to themselves (avoids NaN)
@@ -318,7 +321,7 @@ class _Views:
 
     def loss(
         self, net: _Net, idx: np.ndarray, w: np.ndarray, h_all: torch.Tensor,
-        rng: np.random.Generator,
+        rng: np.random.Generator, table: torch.Tensor,
     ) -> torch.Tensor:
         from shopaug.training.contrastive import info_nce
 
@@ -331,10 +334,10 @@ class _Views:
             t = inp.shape[1]
             a = h_all[:, -1]
             # partners are cut to this batch's width (their newest items)
-            b = net(torch.from_numpy(self.windows[other, -(t + 1) : -1]))[:, -1]
+            b = net(torch.from_numpy(self.windows[other, -(t + 1) : -1]), table)[:, -1]
         else:
-            a = net(torch.from_numpy(self.aug(inp, rng)))[:, -1]
-            b = net(torch.from_numpy(self.aug(inp, rng)))[:, -1]
+            a = net(torch.from_numpy(self.aug(inp, rng)), table)[:, -1]
+            b = net(torch.from_numpy(self.aug(inp, rng)), table)[:, -1]
         return info_nce(
             a, b, temperature=self.temperature, similarity=self.similarity, groups=groups
         )
@@ -393,16 +396,18 @@ class SASRec(BaseRecommender):
             w = torch.from_numpy(w_np)
             inp, tgt = w[:, :-1], w[:, 1:].clone()
             tgt[tgt > n] = 0  # a masked item is never a target
-            h_all = self.net_(inp)
-            loss = next_item_loss(h_all, tgt)
+            table = self.net_.table()  # once per step: with text, a projection of every item
+            h_all = self.net_(inp, table)
+            loss = next_item_loss(h_all, tgt, table[: n + 1])
             if views is not None and views.mode == "contrastive":
-                loss = loss + views.weight * views.loss(self.net_, idx, w_np, h_all, rng)
+                loss = loss + views.weight * views.loss(self.net_, idx, w_np, h_all, rng, table)
             return loss
 
-        def next_item_loss(h_all: torch.Tensor, tgt: torch.Tensor) -> torch.Tensor:
+        def next_item_loss(
+            h_all: torch.Tensor, tgt: torch.Tensor, emb: torch.Tensor
+        ) -> torch.Tensor:
             real = tgt > 0
             h, tgt_real = h_all[real], tgt[real]
-            emb = self.net_.table()[: n + 1]
             if not len(tgt_real):
                 return h_all.sum() * 0.0
             if cfg.loss == "ce" and views is not None and views.neighbors is not None:
@@ -481,11 +486,12 @@ class SASRec(BaseRecommender):
         self.net_.eval()
         blend = self.blend_ if self.net_.fuse else 0.0
         with torch.no_grad():
-            table = self.net_.table()[: self.n_items_ + 1]
+            full = self.net_.table()
+            table = full[: self.n_items_ + 1]
             for start in range(0, len(has), 256):
                 rows = has[start : start + 256]
                 t = int(min(histories.lengths[rows].max(), self.config.max_len))
-                h = self.net_(torch.from_numpy(histories.padded(t, rows)))[:, -1]
+                h = self.net_(torch.from_numpy(histories.padded(t, rows)), full)[:, -1]
                 s = h @ table.T
                 if blend > 0:
                     s = _zscore(s) + blend * _zscore(self._text_scores(histories.rows(rows)))
