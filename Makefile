@@ -13,7 +13,8 @@ $(BIN)/python:
 # torch is pinned in pyproject; installing it first keeps pip on the local CPU wheel.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[dev,lm]'
+	$(BIN)/pip install -e '.[dev,lm,search]'
+	$(BIN)/python -m shopaug.search._wordnet
 	touch $(STAMP)
 
 demo: $(STAMP)

