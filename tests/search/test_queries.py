@@ -117,3 +117,22 @@ def test_gemma_writes_queries_cached_and_filterable(gemma):
     # the filter runs on Gemma's output like on any other generator's
     keep, why = QueryFilter(top_k=0)([q[0] for q in qs], np.arange(4), titles)
     assert keep.sum() + sum(why.values()) == 4
+
+
+def test_training_pairs_never_hold_held_out_queries(tmp_path):
+    """Leakage guard: the supervised ceiling trains on the dev part of a query split only
+    (a planted canary query that is held out never reaches the training pairs)."""
+    from shopaug.search._catalog import read_judgments
+    from shopaug.search._pipeline import judged_pairs
+
+    rows = [f"query {i},p{i % 6},3" for i in range(40)]
+    path = tmp_path / "j.csv"
+    path.write_text("query,product_id,relevance\n" + "\n".join(rows) + "\n")
+    j = read_judgments(path)
+    dev, held = j.split(0.25, seed=0)
+    assert len(held.queries()) == 10
+    train = judged_pairs(dev, catalog(), min_relevance=2)
+    assert len(train) == len(dev) == 30
+    assert set(train.queries).isdisjoint(held.queries())
+    low = judged_pairs(dev, catalog(), min_relevance=3.5)  # nothing reaches the threshold
+    assert len(low) == 0

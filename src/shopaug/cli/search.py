@@ -51,14 +51,13 @@ def index(
     from dataclasses import replace
 
     from shopaug.search._index import IndexConfig, SearchIndex
-    from shopaug.search._pipeline import BEST_WEIGHT, BestConfig, build_best
+    from shopaug.search._pipeline import BEST_WEIGHT, BestConfig, build_best, write_pairs
 
     if method not in ("bm25", "dense", "hybrid", "best"):
         raise typer.BadParameter("--method must be bm25, dense, hybrid or best")
     if weight is not None and not 0 <= weight <= 1:
         raise typer.BadParameter("--weight must be in [0, 1]")
     cat = _catalog(catalog)
-    record = {}
     if method == "best":
         cfg = BestConfig()
         aug = cfg.augment
@@ -67,14 +66,19 @@ def index(
         if gemma_minutes is not None:
             aug = replace(aug, gemma_minutes=gemma_minutes)
         cfg = replace(cfg, augment=aug, weight=BEST_WEIGHT if weight is None else weight)
-        idx, record = build_best(cat, config=cfg, progress=progress)
-        record = {"best": record}
+        idx, report = build_best(cat, config=cfg, progress=progress)
+        pairs = report.pop("pairs")
+        idx.save(out, record={"best": report},
+                 extra=lambda tmp: write_pairs(pairs, cat, tmp / "queries.tsv"))
+        print(f"indexed {len(cat)} products (best: {len(pairs)} synthetic pairs) -> {out}",
+              file=sys.stderr)
+        return
     else:
         cfg_i = IndexConfig(method=method, fusion=fusion,  # type: ignore[arg-type]
                             weight=0.5 if weight is None else weight,
                             model=str(model) if model else None)
         idx = SearchIndex.build(cat, cfg_i, progress=progress)
-    idx.save(out, record=record)
+    idx.save(out)
     print(f"indexed {len(cat)} products ({method}) -> {out}", file=sys.stderr)
 
 

@@ -44,7 +44,7 @@ class FinetuneConfig:
     lr: float = 5e-5
     scale: float = 20.0
     hard_negatives: bool = True
-    max_seq_length: int = 64
+    max_seq_length: int = 40
     time_budget_minutes: float | None = None
 
 

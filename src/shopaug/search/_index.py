@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -283,8 +283,15 @@ class SearchIndex:
         ]
 
     # -- persistence ------------------------------------------------------------------------
-    def save(self, out: str | Path, *, record: dict[str, Any] | None = None) -> Path:
-        """Write the index folder atomically; returns it."""
+    def save(
+        self,
+        out: str | Path,
+        *,
+        record: dict[str, Any] | None = None,
+        extra: Callable[[Path], None] | None = None,
+    ) -> Path:
+        """Write the index folder atomically; returns it. ``extra(tmp)`` may add files
+        (e.g. the synthetic queries of a ``best`` build) before the folder is moved in."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -316,6 +323,8 @@ class SearchIndex:
             meta = {"format": FORMAT, "config": asdict(saved), "products": len(self.catalog),
                     "catalog": self.catalog.source, "timings": self.timings_, **(record or {})}
             (tmp / "index.json").write_text(json.dumps(meta, indent=2))
+            if extra is not None:
+                extra(tmp)
 
         return write_dir_atomic(out, fill)
 
