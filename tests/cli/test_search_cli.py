@@ -70,3 +70,20 @@ def test_malformed_files_exit_2_naming_file_line_column(files, tmp_path):
     assert "j.csv" in p.stderr and "line 2" in p.stderr and "relevance" in p.stderr
     p = run("search", "evaluate", tmp_path, "--judgments", files / "judgments.csv", check=False)
     assert p.returncode == 2 and "not a search index" in p.stderr
+
+
+def test_personalised_query_on_beauty(tmp_path):
+    """Search re-ranked by a user's recommendation state: a Beauty run and an index of the
+    same items (ids are the external item ids of both)."""
+    run("train", "--data", "bundled:amazon-beauty", "--model", "popularity", "--out",
+        tmp_path / "run", "--no-progress")
+    run("search", "index", "--catalog", "bundled:amazon-beauty/items.tsv", "--out",
+        tmp_path / "ix", "--method", "bm25", "--no-progress")
+    args = ("search", "query", tmp_path / "ix", "nail polish", "--k", "10", "--json")
+    plain = [h["product_id"] for h in json.loads(run(*args).stdout)["results"]]
+    mine = json.loads(run(*args, "--run", tmp_path / "run", "--user", "1",
+                          "--boost-weight", "5").stdout)["results"]
+    assert len(plain) == len(mine) == 10
+    assert [h["product_id"] for h in mine] != plain  # popularity re-ranked the results
+    p = run(*args, "--run", tmp_path / "run", "--user", "no-such-user", check=False)
+    assert p.returncode == 2 and "no-such-user" in p.stderr

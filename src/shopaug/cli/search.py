@@ -89,15 +89,36 @@ def query(
     k: Annotated[int, typer.Option(help="Results to show.")] = 10,
     method: Annotated[str | None, typer.Option(help="Override: bm25, dense or hybrid.")]
     = None,
+    run: Annotated[Path | None, typer.Option(
+        help="A run folder (shopaug train/demo) whose model re-ranks for --user.")] = None,
+    user: Annotated[str | None, typer.Option(
+        help="Re-rank by this user's recommendation state (needs --run).")] = None,
+    boost_weight: Annotated[float, typer.Option(help="Weight of the user's scores.")] = 0.5,
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Search an index and print the top products."""
+    """Search an index and print the top products, optionally personalised for a user."""
     from shopaug.cli._common import print_json
     from shopaug.search._index import SearchIndex
 
     if k < 1:
         raise typer.BadParameter("--k must be >= 1")
-    hits = SearchIndex.load(index_dir).query(text, k, method=method)  # type: ignore[arg-type]
+    if (run is None) != (user is None):
+        raise typer.BadParameter("--run and --user go together")
+    idx = SearchIndex.load(index_dir)
+    extra = {}
+    if run is not None and user is not None:
+        from shopaug.exceptions import ShopaugError
+        from shopaug.experiment import load_run
+        from shopaug.search._personal import user_scores
+
+        ds, _, model, _ = load_run(run)
+        uid = ds.users.get(user)
+        if uid is None:
+            raise ShopaugError(f"user {user!r} is not in the data of {run}")
+        history = [str(x) for x in ds.items.to_external(ds.sequences()[uid])]
+        extra = {"boost": user_scores(model, ds, history, idx.catalog, user=user),
+                 "boost_weight": boost_weight}
+    hits = idx.query(text, k, method=method, **extra)  # type: ignore[arg-type]
     if json:
         print_json({"query": text, "results": hits})
         return

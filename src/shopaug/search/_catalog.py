@@ -236,14 +236,8 @@ def read_catalog(path: str | Path) -> Catalog:
     _check_unique(pc.dictionary_encode(ids).indices, ids, names["product_id"], where, problems)
 
     text = {c: _strings(cols[c], names[c], where) for c in cols if c != "product_id"}
-    no_title = pc.equal(pc.utf8_length(text["title"]), 0)
-    if "description" in text:
-        no_title = pc.and_(no_title, pc.equal(pc.utf8_length(text["description"]), 0))
-    problems.add(
-        _first(no_title),
-        names["title"],
-        "empty title and no description; expected a title (or a description)",
-    )
+    # a product without any text is kept (new products often lack titles): it cannot match a
+    # query, but its id stays valid for judgments and personalised re-ranking
     problems.raise_first()
 
     def optional(column: str) -> list[str] | None:
