@@ -144,7 +144,7 @@ def finetune(
                 # a pair without a mined negative borrows another pair's positive
                 cols.append([negatives[i] if negatives[i] is not None
                              else positives[b[(j + 1) % len(b)]] for j, i in enumerate(b)])
-            feats = [model.tokenize(c) for c in cols]
+            feats = [model.preprocess(c) for c in cols]
             loss = loss_fn(feats, None)
             opt.zero_grad()
             loss.backward()
@@ -152,7 +152,7 @@ def finetune(
             opt.step()
             sched.step()
             step += 1
-            losses.append(float(loss))
+            losses.append(loss.item())
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
