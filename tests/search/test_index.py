@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from shopaug.search._catalog import Catalog
 from shopaug.search._index import IndexConfig, SearchIndex, _dedupe
 from shopaug.search._lexical import Analyzer, LexicalIndex
+from shopaug.testing import tiny_catalog
 
 TITLES = [
     "DEWALT 20-Volt Cordless Drill Kit",
@@ -18,9 +18,7 @@ TITLES = [
 
 
 def catalog(titles=TITLES):
-    ids = np.array([f"p{i}" for i in range(len(titles))], dtype=object)
-    return Catalog(ids=ids, titles=list(titles), descriptions=None, brands=None,
-                   categories=None, source="tiny")
+    return tiny_catalog(titles)
 
 
 def test_analyzer_keeps_sizes_folds_accents_and_stems():

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from shopaug.exceptions import DataError
-from shopaug.search._catalog import Catalog
 from shopaug.search._lexical import LexicalIndex
 from shopaug.search._pipeline import AugmentConfig, augment_queries, read_pairs, write_pairs
 from shopaug.search._queries import (
@@ -15,6 +14,7 @@ from shopaug.search._queries import (
     gemma_queries,
     inpars_prompt,
 )
+from shopaug.testing import tiny_catalog
 
 TITLES = [
     "Delta Vero 1-Handle Shower Only Faucet Trim Kit in Chrome (Valve Not Included)",
@@ -27,9 +27,7 @@ TITLES = [
 
 
 def catalog(titles=TITLES):
-    ids = np.array([f"p{i}" for i in range(len(titles))], dtype=object)
-    return Catalog(ids=ids, titles=list(titles), descriptions=None, brands=None,
-                   categories=None, source="tiny")
+    return tiny_catalog(titles)
 
 
 def test_template_queries_are_key_phrases_of_the_title():

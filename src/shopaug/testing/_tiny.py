@@ -79,3 +79,12 @@ def planted(
         ),
         canaries,
     )
+
+
+def tiny_catalog(titles: list[str], prefix: str = "p"):
+    """A search catalogue of these titles with ids ``p0, p1, ...`` (no other fields)."""
+    from shopaug.search._catalog import Catalog
+
+    ids = np.array([f"{prefix}{i}" for i in range(len(titles))], dtype=object)
+    return Catalog(ids=ids, titles=list(titles), descriptions=None, brands=None,
+                   categories=None, source="tiny")
