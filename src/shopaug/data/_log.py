@@ -11,6 +11,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +27,7 @@ from shopaug.data._vocab import IdVocab
 from shopaug.exceptions import DataError
 
 CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+_T = TypeVar("_T")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 # Unix seconds need at most 18 digits to stay inside int64 after any arithmetic we do.
@@ -176,18 +178,34 @@ def _check_columns(header: list[str], required: list[str], expected: str, where:
             )
 
 
-def _read(
-    path: Path, required: list[str], optional: list[str], expected: str
-) -> tuple[dict[str, pa.Array], _Where]:
+def dispatch(
+    path: Path,
+    expected: str,
+    delimiters: dict[str, str],
+    read_text: Callable[[str], _T],
+    read_parquet: Callable[[], _T],
+) -> _T:
+    """Call the reader for ``path``'s suffix: ``read_text(delimiter)`` or ``read_parquet()``;
+    a missing file or an unknown suffix is a DataError naming what was expected."""
     if not path.is_file():
         raise DataError(f"no such file; expected a file with {expected}", file=path)
     suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        return _read_csv(path, CSV_SUFFIXES[suffix], required, optional, expected)
+    if suffix in delimiters:
+        return read_text(delimiters[suffix])
     if suffix in PARQUET_SUFFIXES:
-        return _read_parquet(path, required, optional, expected)
-    allowed = ", ".join([*CSV_SUFFIXES, *PARQUET_SUFFIXES])
+        return read_parquet()
+    allowed = ", ".join([*delimiters, *PARQUET_SUFFIXES])
     raise DataError(f"unsupported file type {suffix or '(none)'!r}; expected {allowed}", file=path)
+
+
+def _read(
+    path: Path, required: list[str], optional: list[str], expected: str
+) -> tuple[dict[str, pa.Array], _Where]:
+    return dispatch(
+        path, expected, CSV_SUFFIXES,
+        lambda delim: _read_csv(path, delim, required, optional, expected),
+        lambda: _read_parquet(path, required, optional, expected),
+    )
 
 
 def _first(mask: np.ndarray | pa.Array) -> int | None:

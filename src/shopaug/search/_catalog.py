@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from shopaug.data._log import PARQUET_SUFFIXES, _first, _Problems, _Where
+from shopaug.data._log import _first, _Problems, _Where, dispatch
 from shopaug.exceptions import DataError
 
 #: Text file suffixes and their delimiters; ``.txt`` files are read as TSV.
@@ -312,15 +312,11 @@ def _read_table(
     expected: str,
 ) -> tuple[dict[str, pa.Array], dict[str, str], _Where]:
     """Wanted columns by canonical name, the header name each was found under, locator."""
-    if not path.is_file():
-        raise DataError(f"no such file; expected a file with {expected}", file=path)
-    suffix = path.suffix.lower()
-    if suffix in DELIMITERS:
-        return _read_text_table(path, DELIMITERS[suffix], columns, required, expected)
-    if suffix in PARQUET_SUFFIXES:
-        return _read_parquet(path, columns, required, expected)
-    allowed = ", ".join([*DELIMITERS, *PARQUET_SUFFIXES])
-    raise DataError(f"unsupported file type {suffix or '(none)'!r}; expected {allowed}", file=path)
+    return dispatch(
+        path, expected, DELIMITERS,
+        lambda delim: _read_text_table(path, delim, columns, required, expected),
+        lambda: _read_parquet(path, columns, required, expected),
+    )
 
 
 def _resolve(
