@@ -99,7 +99,7 @@ def main() -> None:
     build["synthetic pairs regenerated (warm cache)"] = gen
     expanded = expand_texts(cat.texts(), pairs, max_queries=3)
     indexes["bm25 (b=.5, spell) + doc2query"] = (SearchIndex.build(
-        cat, IndexConfig(method="bm25", b=0.5, spell=True, expansion=3),
+        cat, IndexConfig(method="bm25", b=0.5, spell=True),
         lexical_texts=expanded), "bm25")
     encoders = {"zero-shot": None, "synthetic": args.best / "model"}
     if args.ceiling_model:

@@ -190,10 +190,8 @@ def finetune(
     cat = _catalog(catalog)
     data = (read_pairs(pairs, cat) if pairs is not None
             else judged_pairs(_judgments(judgments), cat, min_relevance=min_relevance))
-    if max_pairs is not None and len(data) > max_pairs:
-        pick = np.zeros(len(data), dtype=bool)
-        pick[np.random.default_rng(seed).choice(len(data), max_pairs, replace=False)] = True
-        data = data.select(pick)
+    if max_pairs is not None:
+        data = data.sample(max_pairs, np.random.default_rng(seed))
     cfg = FinetuneConfig(epochs=epochs, batch_size=batch_size, time_budget_minutes=minutes)
     train_encoder(cat, data, out, config=cfg, seed=seed, perturb=perturb, progress=progress,
                   record={"pairs_file": str(pairs or judgments)})

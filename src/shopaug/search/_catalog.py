@@ -225,8 +225,8 @@ def read_catalog(path: str | Path) -> Catalog:
     Raises:
         DataError: naming the file, line (or Parquet row) and column, for a missing or
             empty file, a missing or repeated header column, rows with the wrong number
-            of fields, bytes that are not UTF-8, an empty or repeated ``product_id``
-            (both lines are named), or a row with neither title nor description.
+            of fields, bytes that are not UTF-8, or an empty or repeated ``product_id``
+            (both lines are named). A product with no text at all is kept.
     """
     path = Path(path)
     expected = "columns product_id and title (optionally description, brand, category)"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,7 +48,6 @@ class IndexConfig:
         b: BM25 length normalisation.
         model: the encoder: ``None`` for stock MiniLM, else a folder saved by
             ``search finetune`` (copied into the index as ``model/``).
-        expansion: doc2query queries appended to each product's indexed text (0 = none).
         spell: correct query words unknown to the catalogue before retrieval.
     """
 
@@ -60,9 +59,7 @@ class IndexConfig:
     k1: float = 1.2
     b: float = 0.75
     model: str | None = None
-    expansion: int = 0
     spell: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.method not in ("bm25", "dense", "hybrid"):
@@ -120,6 +117,7 @@ class SearchIndex:
         *,
         texts: Sequence[str] | None = None,
         lexical_texts: Sequence[str] | None = None,
+        lexical: LexicalIndex | None = None,
         encoder: Any = None,
         progress: bool = False,
     ) -> SearchIndex:
@@ -127,7 +125,10 @@ class SearchIndex:
 
         Args:
             texts: the text of each product (default ``catalog.texts()``).
-            lexical_texts: BM25's text when it differs (doc2query expansion).
+            lexical_texts: BM25's text when it differs (doc2query expansion: see
+                :func:`~shopaug.search.expand_texts`).
+            lexical: a BM25 index already fitted on these texts with the config's ``k1``
+                and ``b`` (reused instead of fitting another).
             encoder: an object with ``encode(texts) -> (n, dim)`` unit vectors; default a
                 cached :class:`~shopaug.lm.TextEncoder` for ``config.model``.
         """
@@ -137,7 +138,10 @@ class SearchIndex:
         if len(texts) != len(catalog):
             raise ValueError("texts must have one entry per product")
         t0 = time.perf_counter()
-        index.lexical = LexicalIndex(k1=cfg.k1, b=cfg.b, analyzer=Analyzer()).fit(
+        if lexical is not None and (lexical.k1, lexical.b, lexical.n_docs) != (
+                cfg.k1, cfg.b, len(catalog)):
+            raise ValueError("lexical must be fitted on this catalogue with the config's k1, b")
+        index.lexical = lexical or LexicalIndex(k1=cfg.k1, b=cfg.b, analyzer=Analyzer()).fit(
             list(lexical_texts) if lexical_texts is not None else texts
         )
         if cfg.spell:
@@ -152,24 +156,31 @@ class SearchIndex:
 
     # -- retrieval --------------------------------------------------------------------------
     def encoder(self) -> Any:
-        if self._encoder is None:
-            model = self.config.model
-            if model is not None and self.folder is not None and (self.folder / "model").is_dir():
-                model = str(self.folder / "model")
-            self._encoder = _encoder(model, False)
+        if self._encoder is None:  # a loaded index's config.model is its own model/ folder
+            self._encoder = _encoder(self.config.model, False)
         return self._encoder
 
     def _prepare(self, queries: Sequence[str]) -> list[str]:
         queries = [str(q) for q in queries]
         return self.spell(queries) if self.spell is not None else queries
 
-    def _dense_search(self, qv: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _need_vectors(self) -> np.ndarray:
+        if self.vectors is None:
+            raise ShopaugError("this index has no dense vectors: rebuild it with "
+                               "--method dense, hybrid or best")
+        return self.vectors
+
+    def _flat(self) -> Any:
+        """The faiss flat (exact inner product) index of the vectors, built once."""
         if self._faiss is None:
             faiss = _require("faiss", "faiss-cpu")
-            assert self.vectors is not None
-            self._faiss = faiss.IndexFlatIP(self.vectors.shape[1])
-            self._faiss.add(self.vectors)
-        s, i = self._faiss.search(np.ascontiguousarray(qv, dtype=np.float32), k)
+            vectors = self._need_vectors()
+            self._faiss = faiss.IndexFlatIP(vectors.shape[1])
+            self._faiss.add(vectors)
+        return self._faiss
+
+    def _dense_search(self, qv: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        s, i = self._flat().search(np.ascontiguousarray(qv, dtype=np.float32), k)
         return i.astype(np.int64), s
 
     def search(
@@ -195,9 +206,8 @@ class SearchIndex:
         """
         queries = self._prepare(queries)
         method = method or self.config.method
-        if method != "bm25" and self.vectors is None:
-            raise ShopaugError("this index has no dense vectors: rebuild it with "
-                               "--method dense, hybrid or best")
+        if method != "bm25":
+            self._need_vectors()
         assert self.lexical is not None
         n_docs = len(self.catalog)
         if method == "bm25" and boost is None:
@@ -214,11 +224,8 @@ class SearchIndex:
         if method in ("dense", "hybrid"):
             parts.append(self._dense_search(qv, c)[0])
         cand = _dedupe(np.concatenate(parts, axis=1))
-        fused = self.score(queries, cand, method=method, boost=boost,
-                           boost_weight=boost_weight,
-                           query_vectors=None if method == "bm25" else qv)
-        valid = cand >= 0
-        fused[~valid] = -np.inf
+        fused = self._score(queries, cand, method, boost, boost_weight,
+                            None if method == "bm25" else qv)
         kk = min(k, cand.shape[1])
         order = np.argsort(-fused, axis=1, kind="stable")[:, :kk]
         top = np.take_along_axis(cand, order, axis=1)
@@ -239,8 +246,19 @@ class SearchIndex:
         """The fused score of given products: ``candidates`` is ``(n_queries, c)`` positions
         (``-1`` = none, scored ``-inf``). Each signal is scored exactly for every candidate
         and min-max normalised over the row; ``rrf`` fuses the ranks of those scores."""
-        queries = self._prepare(queries)
-        method = method or self.config.method
+        return self._score(self._prepare(queries), candidates, method or self.config.method,
+                           boost, boost_weight, query_vectors)
+
+    def _score(
+        self,
+        queries: list[str],
+        candidates: np.ndarray,
+        method: Method,
+        boost: np.ndarray | None,
+        boost_weight: float,
+        query_vectors: np.ndarray | None,
+    ) -> np.ndarray:
+        """:meth:`score` of queries already spell-corrected (``search`` did it once)."""
         cfg = self.config
         assert self.lexical is not None
         valid = candidates >= 0
@@ -250,11 +268,9 @@ class SearchIndex:
             w = 1.0 if method == "bm25" else 1.0 - cfg.weight
             signals.append((w, self.lexical.score(queries, candidates).astype(np.float64)))
         if method in ("dense", "hybrid"):
-            if self.vectors is None:
-                raise ShopaugError("this index has no dense vectors: rebuild it with "
-                                   "--method dense, hybrid or best")
+            vectors = self._need_vectors()
             qv = query_vectors if query_vectors is not None else self.encoder().encode(queries)
-            ds = np.einsum("qd,qcd->qc", qv, self.vectors[safe]).astype(np.float64)
+            ds = np.einsum("qd,qcd->qc", qv, vectors[safe]).astype(np.float64)
             signals.append((1.0 if method == "dense" else cfg.weight, ds))
         fused = np.zeros(candidates.shape, dtype=np.float64)
         if method == "hybrid" and cfg.fusion == "rrf":
@@ -311,10 +327,7 @@ class SearchIndex:
                 (tmp / "spell.json").write_text(json.dumps(self.spell.to_json()))
             saved = cfg
             if self.vectors is not None:
-                faiss = _require("faiss", "faiss-cpu")
-                flat = faiss.IndexFlatIP(self.vectors.shape[1])
-                flat.add(self.vectors)
-                faiss.write_index(flat, str(tmp / "dense.faiss"))
+                _require("faiss", "faiss-cpu").write_index(self._flat(), str(tmp / "dense.faiss"))
             if cfg.model is not None:
                 import shutil
 

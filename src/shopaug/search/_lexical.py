@@ -140,13 +140,18 @@ class LexicalIndex:
             val[lo : lo + len(top), :kk] = s
         return idx, val
 
-    def score(self, queries: Sequence[str], candidates: np.ndarray) -> np.ndarray:
+    def score(
+        self, queries: Sequence[str], candidates: np.ndarray, *, batch_size: int = 256
+    ) -> np.ndarray:
         """Exact BM25 of given documents: ``candidates`` is ``(n_queries, c)`` positions
-        (``-1`` gives 0)."""
-        block = self.scores(queries)
+        (``-1`` gives 0). Batched like :meth:`search`, so memory stays bounded."""
+        out = np.zeros(candidates.shape, dtype=np.float32)
         safe = np.where(candidates < 0, 0, candidates)
-        rows = np.repeat(np.arange(len(queries)), candidates.shape[1])
-        out = np.asarray(block[rows, safe.ravel()]).reshape(candidates.shape).astype(np.float32)
+        for lo in range(0, len(queries), batch_size):
+            block = self.scores(queries[lo : lo + batch_size])
+            c = safe[lo : lo + block.shape[0]]
+            rows = np.repeat(np.arange(block.shape[0]), c.shape[1])
+            out[lo : lo + block.shape[0]] = np.asarray(block[rows, c.ravel()]).reshape(c.shape)
         out[candidates < 0] = 0.0
         return out
 

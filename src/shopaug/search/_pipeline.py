@@ -10,7 +10,6 @@ model under ``cache_dir/search-models/<digest of its pairs and settings>``.
 from __future__ import annotations
 
 import csv
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow.compute as pc
 
-from shopaug.exceptions import DataError
 from shopaug.search._catalog import Catalog, Judgments
 from shopaug.search._finetune import FinetuneConfig, finetune, mine_negatives
 from shopaug.search._index import IndexConfig, SearchIndex
@@ -58,10 +57,6 @@ class AugmentConfig:
     seed: int = 0
 
 
-def product_texts(catalog: Catalog) -> list[str]:
-    return catalog.texts()
-
-
 def augment_queries(
     catalog: Catalog,
     config: AugmentConfig | None = None,
@@ -77,7 +72,7 @@ def augment_queries(
     """
     cfg = config or AugmentConfig()
     rng = np.random.default_rng(cfg.seed)
-    texts = product_texts(catalog)
+    texts = catalog.texts()
     titles = [t if t else texts[i] for i, t in enumerate(catalog.titles)]
     n = len(catalog)
     t0 = time.perf_counter()
@@ -119,12 +114,10 @@ def augment_queries(
                            rank=lambda q, k: lexical.search(q, k)[0])
     pairs = pairs.select(keep)
     report["rejected"] = why
-    if cfg.max_pairs is not None and len(pairs) > cfg.max_pairs:
-        pick = np.zeros(len(pairs), dtype=bool)
-        pick[rng.choice(len(pairs), cfg.max_pairs, replace=False)] = True
-        pairs = pairs.select(pick)
+    if cfg.max_pairs is not None:
+        pairs = pairs.sample(cfg.max_pairs, rng)
     report["kept"] = len(pairs)
-    report["kept_by_source"] = {s: pairs.sources.count(s) for s in sorted(set(pairs.sources))}
+    report["kept_by_source"] = pairs.counts()
     report["seconds"] = round(time.perf_counter() - t0, 1)
     return pairs, report
 
@@ -144,44 +137,30 @@ def write_pairs(pairs: QueryPairs, catalog: Catalog, path: str | Path) -> Path:
 
 
 def read_pairs(path: str | Path, catalog: Catalog) -> QueryPairs:
-    """Read pairs written by :func:`write_pairs` (or any ``query,product_id`` CSV/TSV)."""
+    """Read pairs written by :func:`write_pairs` (or any ``query,product_id[,source]``
+    CSV/TSV/Parquet), with the catalogue readers' checks and error locations, plus: every
+    product must be in ``catalog`` and every query non-empty."""
+    from shopaug.search._catalog import _first, _ids, _Problems, _read_table, _strings
+
     path = Path(path)
-    delim = "," if path.suffix.lower() == ".csv" else "\t"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError("file not found", file=path) from None
-    except UnicodeDecodeError as e:
-        line = text_line(path, e.start)
-        raise DataError("not valid UTF-8", file=path, line=line) from None
-    rows = list(csv.reader(text.splitlines(), delimiter=delim, quoting=csv.QUOTE_NONE))
-    if not rows:
-        raise DataError("empty file: expected a header with query and product_id", file=path)
-    head = [h.strip() for h in rows[0]]
-    for col in ("query", "product_id"):
-        if col not in head:
-            raise DataError(f"missing column; found {head}", file=path, line=1, column=col)
-    qi, pi = head.index("query"), head.index("product_id")
-    si = head.index("source") if "source" in head else None
-    ids = [r[pi] if len(r) > pi else "" for r in rows[1:]]
-    pos = catalog.index_of(np.array(ids, dtype=object))
-    out = QueryPairs()
-    for line, (r, p) in enumerate(zip(rows[1:], pos, strict=True), start=2):
-        if len(r) != len(head):
-            raise DataError(f"expected {len(head)} fields, got {len(r)}", file=path, line=line)
-        if p < 0:
-            raise DataError(f"product {r[pi]!r} is not in the catalogue", file=path, line=line,
-                            column="product_id")
-        if not r[qi].strip():
-            raise DataError("empty query", file=path, line=line, column="query")
-        out.queries.append(r[qi].strip())
-        out.products.append(int(p))
-        out.sources.append(r[si] if si is not None else "file")
-    return out
-
-
-def text_line(path: Path, offset: int) -> int:
-    return path.read_bytes()[:offset].count(b"\n") + 1
+    columns = {"query": ("query",), "product_id": ("product_id", "item_id"),
+               "source": ("source",)}
+    cols, names, where = _read_table(path, columns, ("query", "product_id"),
+                                     "columns query and product_id (optionally source)")
+    problems = _Problems(where)
+    query = _strings(cols["query"], names["query"], where)
+    problems.add(_first(pc.equal(pc.utf8_length(query), 0)), names["query"],
+                 "empty query; expected text")
+    ids = _ids(cols["product_id"], names["product_id"], where, problems)
+    pos = catalog.index_of(ids.to_numpy(zero_copy_only=False).astype(object))
+    unknown = _first(pos < 0)
+    if unknown is not None:
+        problems.add(unknown, names["product_id"],
+                     f"product {ids[unknown].as_py()!r} is not in the catalogue {catalog.source}")
+    problems.raise_first()
+    sources = (_strings(cols["source"], names["source"], where).to_pylist()
+               if "source" in cols else ["file"] * len(pos))
+    return QueryPairs(query.to_pylist(), [int(p) for p in pos], sources)
 
 
 def judged_pairs(judgments: Judgments, catalog: Catalog, *, min_relevance: float) -> QueryPairs:
@@ -210,7 +189,7 @@ def train_encoder(
     """Fine-tune MiniLM on ``pairs`` with BM25-mined hard negatives; with ``perturb`` half the
     training queries get one seeded typo/synonym/word edit (robustness augmentation)."""
     cfg = config or FinetuneConfig()
-    texts = product_texts(catalog)
+    texts = catalog.texts()
     rng = np.random.default_rng(seed)
     if lexical is None:
         lexical = LexicalIndex().fit(texts)
@@ -224,7 +203,7 @@ def train_encoder(
         edited = Perturber()([queries[i] for i in np.flatnonzero(half)], rng)
         for i, q in zip(np.flatnonzero(half), edited, strict=True):
             queries[i] = q
-    rec = {"pairs_by_source": {s: pairs.sources.count(s) for s in sorted(set(pairs.sources))},
+    rec = {"pairs_by_source": pairs.counts(),
            "perturbed_queries": bool(perturb), "catalog": catalog.source, **(record or {})}
     return finetune(
         queries, [texts[p] for p in products], out,
@@ -265,7 +244,7 @@ def build_best(
 
     cfg = config or BestConfig()
     t0 = time.perf_counter()
-    texts = product_texts(catalog)
+    texts = catalog.texts()
     lexical = LexicalIndex(b=cfg.b).fit(texts)
     pairs, rep = augment_queries(catalog, cfg.augment, lexical=lexical, generator=generator,
                                  progress=progress)
@@ -283,7 +262,7 @@ def build_best(
     index = SearchIndex.build(
         catalog, IndexConfig(method="hybrid", weight=cfg.weight, b=cfg.b, spell=cfg.spell,
                              model=str(model_dir)),
-        texts=texts, progress=progress,
+        texts=texts, lexical=lexical, progress=progress,
     )
     report = {
         "augment": rep, "model": str(model_dir), "model_reused": reused, "pairs": pairs,
@@ -318,9 +297,7 @@ def evaluate_index(
     t0 = time.perf_counter()
     if mode == "full":
         top, _ = index.search(sent, k, method=method)  # type: ignore[arg-type]
-        ids = index.catalog.ids
-        rankings = {q: [str(ids[p]) for p in row if p >= 0] for q, row in zip(asked, top,
-                                                                             strict=True)}
+        rankings = _rankings(index, asked, top)
     elif mode == "pool":
         rankings = _pool_rankings(index, judgments, asked, sent, method)
     else:
@@ -346,19 +323,12 @@ def _pool_rankings(index: SearchIndex, judgments: Judgments, asked: list[str],
     for i, q in enumerate(asked):
         row = by_query.get(q, [])
         cand[i, : len(row)] = row
-    scores = index.score(sent, cand, method=method)  # type: ignore[arg-type]
-    scores[cand < 0] = -np.inf
+    scores = index.score(sent, cand, method=method)  # type: ignore[arg-type]  # -inf at -1
     order = np.argsort(-scores, axis=1, kind="stable")
-    ranked = np.take_along_axis(cand, order, axis=1)
+    return _rankings(index, asked, np.take_along_axis(cand, order, axis=1))
+
+
+def _rankings(index: SearchIndex, asked: list[str], top: np.ndarray) -> dict[str, list[str]]:
+    """Query -> product ids from a ``(n_queries, k)`` position matrix (``-1`` skipped)."""
     ids = index.catalog.ids
-    return {q: [str(ids[p]) for p in row if p >= 0] for q, row in zip(asked, ranked,
-                                                                     strict=True)}
-
-
-def save_report(report: dict[str, Any], path: str | Path) -> None:
-    from shopaug._fs import write_file_atomic
-
-    def fill(tmp: Path) -> None:
-        tmp.write_text(json.dumps(report, indent=2, default=str))
-
-    write_file_atomic(path, fill)
+    return {q: [str(ids[p]) for p in row if p >= 0] for q, row in zip(asked, top, strict=True)}

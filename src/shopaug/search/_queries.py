@@ -16,6 +16,7 @@ drops duplicates. :func:`expand_texts` appends kept queries to product texts (do
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -126,12 +127,9 @@ def gemma_queries(
     """
     prompts = [inpars_prompt(t) for t in titles]
     out: list[list[str]] = [[] for _ in titles]
-    t_budget = time_budget
-    import time
-
     t0 = time.perf_counter()
     for j in range(per_product):
-        left = None if t_budget is None else max(0.0, t_budget - (time.perf_counter() - t0))
+        left = None if time_budget is None else max(0.0, time_budget - (time.perf_counter() - t0))
         res = generator.generate(
             prompts, max_new_tokens=max_new_tokens, stop="\n",
             temperature=0.0 if j == 0 else temperature, seed=seed + j,
@@ -232,6 +230,18 @@ class QueryPairs:
         idx = np.flatnonzero(mask)
         return QueryPairs([self.queries[i] for i in idx], [self.products[i] for i in idx],
                           [self.sources[i] for i in idx])
+
+    def sample(self, n: int, rng: np.random.Generator) -> QueryPairs:
+        """At most ``n`` pairs drawn without replacement, in their original order."""
+        if len(self) <= n:
+            return self
+        pick = np.zeros(len(self), dtype=bool)
+        pick[rng.choice(len(self), n, replace=False)] = True
+        return self.select(pick)
+
+    def counts(self) -> dict[str, int]:
+        """Pairs per source (generator), sorted by source name."""
+        return {s: self.sources.count(s) for s in sorted(set(self.sources))}
 
 
 def expand_texts(texts: Sequence[str], pairs: QueryPairs, *, max_queries: int = 3) -> list[str]:
