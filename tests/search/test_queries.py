@@ -73,7 +73,8 @@ def test_expand_texts_appends_kept_queries_once():
 def test_pairs_round_trip_and_errors(tmp_path):
     cat = catalog()
     p = QueryPairs()
-    p.add([["faucet trim kit"], ["microwave"]], [0, 1], "template")
+    # inch marks and backslashes survive the round trip (regression: they came back escaped)
+    p.add([["faucet trim kit"], ['4" x 4" microwave \\ vent']], [0, 1], "template")
     path = write_pairs(p, cat, tmp_path / "pairs.tsv")
     again = read_pairs(path, cat)
     assert again.queries == p.queries and again.products == p.products

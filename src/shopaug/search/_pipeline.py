@@ -128,7 +128,11 @@ def write_pairs(pairs: QueryPairs, catalog: Catalog, path: str | Path) -> Path:
 
     def fill(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_NONE, escapechar="\\")
+            # no quoting and no escapes: the TSV readers take every character literally, so
+            # an inch mark (4" x 4") must be written as is; whitespace in queries is already
+            # single spaces, and an id holding a tab makes csv raise instead of corrupting
+            w = csv.writer(f, delimiter="\t", quoting=csv.QUOTE_NONE, quotechar=None,
+                           lineterminator="\n")
             w.writerow(["query", "product_id", "source"])
             for q, p, s in zip(pairs.queries, pairs.products, pairs.sources, strict=True):
                 w.writerow([" ".join(q.split()), catalog.ids[p], s])
