@@ -216,20 +216,7 @@ def fit_model(
     from shopaug.models import create
 
     model = create(rc.model, **rc.config)
-    recipe = None
-    train_set = split.train
-    if rc.recipe:
-        from shopaug.augment import Recipe
-
-        recipe = Recipe.from_dict(rc.recipe)
-        if "resample" in recipe.train:
-            train_set = resample_train(train_set, recipe.train["resample"], seed)
-        if recipe.train.get("enrich"):
-            train_set = enrich_train(train_set, progress=progress)
-        if recipe.mode == "offline":
-            # the grown set is the augmentation; models still read the recipe's knowledge
-            # options (``text``) and skip its augmenter
-            train_set = expand_train(train_set, recipe, seed)
+    train_set, recipe = apply_recipe(rc.recipe, split.train, seed, progress=progress)
     tr = rc.train
     valid_cases = split.valid
     n_valid = tr.get("valid_users")
@@ -258,6 +245,28 @@ def fit_model(
     t0 = time.perf_counter()
     model.fit(train_set, options)
     return model, time.perf_counter() - t0
+
+
+def apply_recipe(
+    spec: dict[str, Any] | None, train: TrainSet, seed: int, *, progress: bool = True
+) -> tuple[TrainSet, Any]:
+    """A recipe's data-level part applied to ``train`` (resampling, LM enrichment, offline
+    expansion) and the recipe itself for ``TrainOptions.recipe`` (online or contrastive use
+    inside ``fit``). ``spec`` is ``Recipe.to_dict()`` or None."""
+    if not spec:
+        return train, None
+    from shopaug.augment import Recipe
+
+    recipe = Recipe.from_dict(spec)
+    if "resample" in recipe.train:
+        train = resample_train(train, recipe.train["resample"], seed)
+    if recipe.train.get("enrich"):
+        train = enrich_train(train, progress=progress)
+    if recipe.mode == "offline":
+        # the grown set is the augmentation; models still read the recipe's knowledge
+        # options (``text``) and skip its augmenter
+        train = expand_train(train, recipe, seed)
+    return train, recipe
 
 
 def fit_and_evaluate(

@@ -27,6 +27,7 @@ def _register() -> None:
         knowledge,
         presets,
         search,
+        serve,
         train,
         tune,
     )
@@ -39,6 +40,8 @@ def _register() -> None:
     app.command("knowledge")(knowledge.knowledge)
     app.command("ablate")(ablate.ablate)
     app.command("tune-augment")(tune.tune_augment)
+    app.command("serve")(serve.serve)
+    app.command("update")(serve.update)
     app.add_typer(data.app, name="data")
     app.add_typer(search.app, name="search")
 

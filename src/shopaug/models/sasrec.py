@@ -361,15 +361,20 @@ class SASRec(BaseRecommender):
         cfg = self.config
         rng = make_rng(options.seed)
         torch.manual_seed(options.seed)
+        warm = options.warm_start and getattr(self, "net_", None) is not None
+        if warm and self.n_items_ != train.n_items:
+            raise ValueError(f"warm start needs the same catalogue: the model has "
+                             f"{self.n_items_} items, the training set {train.n_items}")
         self.n_items_, self.n_users_ = train.n_items, train.n_users
         n = train.n_items
         views = _Views.from_recipe(options.recipe, train)
-        text = None
-        if cfg.text != "none":
-            from shopaug.augment.knowledge import item_embeddings
+        if not warm:
+            text = None
+            if cfg.text != "none":
+                from shopaug.augment.knowledge import item_embeddings
 
-            text = torch.from_numpy(item_embeddings(train, options.encoder))
-        self.net_ = _Net(n, cfg, extra=1 if views is not None else 0, text=text)
+                text = torch.from_numpy(item_embeddings(train, options.encoder))
+            self.net_ = _Net(n, cfg, extra=1 if views is not None else 0, text=text)
         opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sampler = fit_sampler(cfg.sampler, train, options) if cfg.loss != "ce" else None
         windows = _windows(train.sequences, cfg.max_len)
@@ -496,6 +501,29 @@ class SASRec(BaseRecommender):
                 if blend > 0:
                     s = _zscore(s) + blend * _zscore(self._text_scores(histories.rows(rows)))
                 out[rows] = s.numpy()
+        return out
+
+    def item_vectors(self) -> np.ndarray:
+        """(n_items + 1, dim) item vectors: ``score = query_vectors @ item_vectors.T`` when the
+        model has no text blend (serving retrieves top items from them by ANN)."""
+        self._check_fitted()
+        with torch.no_grad():
+            return self.net_.table()[: self.n_items_ + 1].numpy().copy()
+
+    def query_vectors(self, histories: Sequences) -> np.ndarray:
+        """(len(histories), dim) last hidden state per history (zeros for empty ones)."""
+        self._check_fitted()
+        out = np.zeros((len(histories), self.config.dim), dtype=np.float32)
+        has = np.flatnonzero(histories.lengths > 0)
+        if not len(has):
+            return out
+        self.net_.eval()
+        with torch.no_grad():
+            full = self.net_.table()
+            for start in range(0, len(has), 256):
+                rows = has[start : start + 256]
+                t = int(min(histories.lengths[rows].max(), self.config.max_len))
+                out[rows] = self.net_(torch.from_numpy(histories.padded(t, rows)), full)[:, -1]
         return out
 
     def _text_scores(self, histories: Sequences) -> torch.Tensor:

@@ -29,6 +29,8 @@ class TrainOptions:
             training set before ``fit``.
         encoder: the text encoder of models that read item text (anything with
             ``encode(list[str])``); default the cached MiniLM ``shopaug.lm.TextEncoder``.
+        warm_start: continue from the model's current weights instead of re-initialising
+            (incremental updates); models without learned weights to keep refit from scratch.
     """
 
     seed: int = 0
@@ -43,3 +45,4 @@ class TrainOptions:
     log: Callable[[dict], None] | None = None
     recipe: Any = None
     encoder: Any = None
+    warm_start: bool = False

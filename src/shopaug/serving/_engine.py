@@ -1,0 +1,327 @@
+"""What the service does, without HTTP: recommend, search, similar items, explain, feedback.
+
+The engine holds one :class:`Bundle` (a model and its version). A model update builds a new
+bundle beside the old one and swaps a single reference, so requests in flight finish on the
+old model and none waits (no downtime). User sequences live in the knowledge store; the engine
+keeps them in memory too, updated under a lock after the store has committed an event, so the
+next recommendation reads the grown sequence.
+
+Top items per user are cached with a per-user generation number: an event bumps the user's
+generation, and a result computed from an older sequence is never stored or served.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shopaug.data import Sequences
+from shopaug.exceptions import ShopaugError
+from shopaug.serving._settings import Settings
+
+K_MAX = 100  # the cache keeps this many items per user; requests ask for k <= K_MAX
+EVENT_TYPES = ("view", "click", "cart", "purchase")
+_VERSION_DIR = re.compile(r"^v(\d{4,})$")
+
+
+class NotFound(ShopaugError):
+    """A user or item the service does not know (HTTP 404)."""
+
+
+class BadInput(ShopaugError):
+    """Input that names a field and says what was expected (HTTP 422)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+@dataclass
+class Bundle:
+    """A loaded model with everything derived from it, swapped as one reference."""
+
+    model: Any
+    name: str
+    version: str
+    path: Path
+    item_vecs: np.ndarray | None = None  # unit rows, for similar items
+    ann: Any = None  # faiss index over item vectors for top-k retrieval, when large
+    loaded: float = field(default_factory=time.time)
+
+
+def versions(run: Path) -> list[tuple[int, Path]]:
+    """Model updates of a run, oldest first: ``RUN/updates/vNNNN/model``."""
+    root = Path(run) / "updates"
+    if not root.is_dir():
+        return []
+    out = []
+    for d in root.iterdir():
+        m = _VERSION_DIR.match(d.name)
+        if m and (d / "model" / "config.json").is_file():
+            out.append((int(m.group(1)), d / "model"))
+    return sorted(out)
+
+
+class Engine:
+    """Loads a run, its store and its model; answers requests. Thread-safe."""
+
+    def __init__(self, settings: Settings, *, progress: bool = False) -> None:
+        import torch
+
+        from shopaug.experiment import load_run, read_run
+        from shopaug.knowledge import Store
+
+        self.settings = settings
+        torch.set_num_threads(max(1, settings.threads))
+        self.meta = read_run(settings.run)
+        self.ds, _, _, self.model_name = load_run(settings.run, settings.model)
+        path = settings.store_path
+        if path.exists():
+            self.store = Store(path)
+        else:
+            self.store = Store.from_dataset(path, self.ds)
+        self.titles: dict[str, str | None] = self.store.titles()
+        self._lock = threading.Lock()
+        self._gen: dict[str, int] = {}
+        self._cache: OrderedDict[str, tuple[int, str, np.ndarray, np.ndarray]] = OrderedDict()
+        self.cache_hits = self.cache_misses = 0
+        self.seqs: dict[str, np.ndarray] = {}
+        items = self.ds.items
+        for user, seq in self.store.sequences().items():
+            known = [i for i in seq if i in items]
+            self.seqs[user] = items.to_internal(np.array(known, dtype=object)) if known else \
+                np.zeros(0, np.int64)
+        self.popular = np.argsort(-np.bincount(self.ds.item, minlength=self.ds.n_items + 1)[1:],
+                                  kind="stable") + 1
+        self.bundle = self._load_bundle()
+        self.search = self._search_index()
+
+    # -- models ------------------------------------------------------------------------------
+    def _load_bundle(self) -> Bundle:
+        from shopaug.models import load_model
+
+        ups = versions(self.settings.run)
+        if ups:
+            n, path = ups[-1]
+        else:
+            n, path = 0, Path(self.settings.run) / self.meta["models"][self.model_name]
+        model = load_model(path)
+        if model.name != self.model_name:
+            raise ShopaugError(f"{path}: holds a {model.name!r} model, the run serves "
+                               f"{self.model_name!r}")
+        b = Bundle(model=model, name=model.name, version=f"{model.name}@v{n}", path=path)
+        vectors = getattr(model, "item_vectors", None)
+        if vectors is not None and not getattr(model, "blend_", 0.0):
+            import faiss
+
+            vecs = np.ascontiguousarray(vectors(), dtype=np.float32)
+            unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+            unit[0] = 0.0
+            b.item_vecs = unit
+            if self.ds.n_items > self.settings.ann_threshold:
+                # inner-product HNSW over the raw vectors: SASRec scores are h . e_i
+                ann = faiss.IndexHNSWFlat(vecs.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+                ann.hnsw.efSearch = 128
+                ann.add(vecs[1:])
+                b.ann = ann
+        return b
+
+    def reload(self) -> dict[str, Any]:
+        """Load the newest model version of the run and swap it in (no downtime)."""
+        old = self.bundle.version
+        new = self._load_bundle()
+        with self._lock:
+            self.bundle = new
+            self._cache.clear()  # entries also carry the version; clearing frees memory
+        return {"previous": old, "version": new.version, "swapped": new.version != old}
+
+    # -- helpers -----------------------------------------------------------------------------
+    def item_internal(self, item_id: str, field: str = "item_id", *, body: bool = False) -> int:
+        """Internal id of a catalogue item; unknown ids are 404 in a path, 422 in a body."""
+        i = self.ds.items.get(item_id)
+        if i is None:
+            if body:
+                raise BadInput(field, f"unknown item {item_id!r} (not in the catalogue)")
+            raise NotFound(f"{field}: unknown item {item_id!r}")
+        return int(i)
+
+    def _items(self, internal: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+        ext = self.ds.items.to_external(internal)
+        return [{"item_id": str(e), "title": self.titles.get(str(e)), "score": float(s)}
+                for e, s in zip(ext, scores, strict=True)]
+
+    def history(self, user_id: str) -> np.ndarray:
+        return self.seqs.get(user_id, np.zeros(0, np.int64))
+
+    def _user_row(self, user_id: str | None, model: Any) -> int:
+        if user_id is None:
+            return -1
+        u = self.ds.users.get(user_id)
+        return int(u) if u is not None and u < getattr(model, "n_users_", 0) else -1
+
+    def _top(self, user_id: str | None, hist: np.ndarray, k: int, b: Bundle):
+        """Top-k internal ids and scores for a history, history items excluded."""
+        if not len(hist):
+            top = self.popular[:k]
+            return top, np.zeros(len(top), np.float32), "popularity"
+        seqs = Sequences.from_lists([hist])
+        if b.ann is not None:
+            q = b.model.query_vectors(seqs)
+            scores, idx = b.ann.search(q, k + len(np.unique(hist)))
+            ids, scores = idx[0] + 1, scores[0]
+            keep = (idx[0] >= 0) & ~np.isin(ids, hist)
+            return ids[keep][:k], scores[keep][:k], "ann"
+        ids, scores = b.model.recommend(np.array([self._user_row(user_id, b.model)]), seqs, k)
+        return ids[0], scores[0], "model"
+
+    # -- requests ----------------------------------------------------------------------------
+    def recommend(self, user_id: str, k: int = 10) -> dict[str, Any]:
+        b = self.bundle
+        with self._lock:
+            gen = self._gen.get(user_id, 0)
+            hit = self._cache.get(user_id)
+            if hit is not None and hit[0] == gen and hit[1] == b.version:
+                self._cache.move_to_end(user_id)
+                self.cache_hits += 1
+                ids, scores, path = hit[2][:k], hit[3][:k], "cache"
+            else:
+                hit = None
+                self.cache_misses += 1
+            hist = self.history(user_id)
+        if hit is None:
+            ids, scores, path = self._top(user_id, hist, K_MAX, b)
+            with self._lock:
+                if self._gen.get(user_id, 0) == gen and self.settings.cache_size > 0:
+                    self._cache[user_id] = (gen, b.version, ids, scores)
+                    while len(self._cache) > self.settings.cache_size:
+                        self._cache.popitem(last=False)
+            ids, scores = ids[:k], scores[:k]
+        items = self._items(ids, scores)
+        self._log("recommend", user_id, items, b)
+        return {"user_id": user_id, "model": b.name, "version": b.version,
+                "source": path, "history_length": len(hist), "items": items}
+
+    def recommend_history(self, history: list[str], k: int = 10) -> dict[str, Any]:
+        hist = np.array([self.item_internal(h, f"history[{i}]", body=True)
+                         for i, h in enumerate(history)], dtype=np.int64)
+        b = self.bundle
+        ids, scores, path = self._top(None, hist, k, b)
+        items = self._items(ids, scores)
+        self._log("recommend", None, items, b)
+        return {"user_id": None, "model": b.name, "version": b.version, "source": path,
+                "history_length": len(hist), "items": items}
+
+    def similar(self, item_id: str, k: int = 10) -> dict[str, Any]:
+        i = self.item_internal(item_id)
+        b = self.bundle
+        if b.item_vecs is not None:
+            s = b.item_vecs @ b.item_vecs[i]
+            s[[0, i]] = -np.inf
+            top = np.argpartition(-s, k)[:k]
+            top = top[np.lexsort((top, -s[top]))]
+            ids, scores, how = top, s[top], "item vectors (cosine)"
+        else:
+            # models without item vectors: what the model predicts after this item alone
+            ids, scores, _ = self._top(None, np.array([i], np.int64), k, b)
+            ids, scores, how = ids, scores, "next-item scores"
+        items = self._items(np.asarray(ids), np.asarray(scores))
+        self._log("similar", None, items, b)
+        return {"item_id": item_id, "title": self.titles.get(item_id), "model": b.name,
+                "version": b.version, "method": how, "items": items}
+
+    def explain(self, user_id: str, item_id: str, top: int = 3) -> dict[str, Any]:
+        """Which history items make the model recommend ``item_id``: the target's score
+        after each of the user's last 20 items alone, the strongest first."""
+        i = self.item_internal(item_id)
+        hist = self.history(user_id)
+        if user_id not in self.seqs:
+            raise NotFound(f"user_id: unknown user {user_id!r}")
+        b = self.bundle
+        if not len(hist):
+            return {"user_id": user_id, "item_id": item_id, "because": [],
+                    "text": "Popular with other shoppers (no history yet)."}
+        recent = np.unique(hist[-20:])
+        seqs = Sequences.from_lists([np.array([h]) for h in recent])
+        s = b.model.score(np.full(len(recent), -1), seqs)[:, i].astype(np.float64)
+        order = np.argsort(-s, kind="stable")[:top]
+        w = np.exp(s - s.max())
+        w = w / w.sum()
+        ext = self.ds.items.to_external(recent[order])
+        because = [{"item_id": str(e), "title": self.titles.get(str(e)), "weight": float(w[j])}
+                   for e, j in zip(ext, order, strict=True)]
+        names = [c["title"] or c["item_id"] for c in because[:2]]
+        return {"user_id": user_id, "item_id": item_id, "title": self.titles.get(item_id),
+                "model": b.name, "version": b.version, "because": because,
+                "text": "Because you bought " + " and ".join(f"“{n}”" for n in names) + "."}
+
+    def _search_index(self):
+        from shopaug.search import IndexConfig, SearchIndex
+        from shopaug.search._personal import catalog_from_dataset
+
+        if self.settings.search_index is not None:
+            return SearchIndex.load(self.settings.search_index)
+        if self.ds.item_text is None:
+            return None
+        return SearchIndex.build(catalog_from_dataset(self.ds),
+                                 IndexConfig(method="bm25", b=0.5, spell=True))
+
+    def search_items(self, q: str, k: int = 10, user_id: str | None = None) -> dict[str, Any]:
+        if self.search is None:
+            raise NotFound("search: this run's dataset has no item text to search")
+        b = self.bundle
+        boost = None
+        if user_id is not None and len(self.history(user_id)):
+            from shopaug.search._personal import user_scores
+
+            ext = self.ds.items.to_external(self.history(user_id))
+            boost = user_scores(b.model, self.ds, [str(e) for e in ext], self.search.catalog,
+                                user=user_id)
+        weight = self.settings.boost_weight if boost is not None else 0.0
+        top, val = self.search.search([q], k, boost=boost, boost_weight=weight)
+        ids = self.search.catalog.ids
+        items = [{"item_id": str(ids[p]), "title": self.search.catalog.titles[p],
+                  "score": float(s)} for p, s in zip(top[0], val[0], strict=True) if p >= 0]
+        self._log("search", user_id, items, b, query=q)
+        return {"query": q, "user_id": user_id, "personalised": boost is not None,
+                "version": b.version, "items": items}
+
+    def add_event(self, user_id: str, item_id: str, type: str, *, timestamp: float | None,
+                  event_id: str | None) -> dict[str, Any]:
+        """Store the event (committed before this returns), then grow the user's sequence
+        and invalidate their cached recommendations."""
+        if type not in EVENT_TYPES:
+            raise BadInput("type", f"expected one of {', '.join(EVENT_TYPES)}, got {type!r}")
+        i = self.item_internal(item_id, body=True)
+        eid, created = self.store.add_event(user_id, item_id, type, timestamp=timestamp,
+                                            event_id=event_id)
+        if created:
+            with self._lock:
+                self.seqs[user_id] = np.append(self.history(user_id), np.int64(i))
+                self._gen[user_id] = self._gen.get(user_id, 0) + 1
+                self._cache.pop(user_id, None)
+        return {"event_id": eid, "created": created, "user_id": user_id,
+                "history_length": len(self.history(user_id))}
+
+    def _log(self, kind: str, user_id: str | None, items: list[dict], b: Bundle,
+             query: str | None = None) -> None:
+        if self.settings.log_shown:
+            self.store.log_shown(kind, user_id=user_id, items=[it["item_id"] for it in items],
+                                 model=b.name, version=b.version, query=query)
+
+    def health(self) -> dict[str, Any]:
+        b = self.bundle
+        return {"status": "ok", "model": b.name, "version": b.version,
+                "items": int(self.ds.n_items), "users": len(self.seqs),
+                "events": self.store.count_events(source="api"),
+                "run": str(self.settings.run), "store": str(self.store.path),
+                "search": self.search is not None, "ann": b.ann is not None}
+
+    def close(self) -> None:
+        self.store.close()
