@@ -91,7 +91,8 @@ def live(run_copy):
     """A live server over a private copy of the tiny run, with API key ``test-key``."""
     from shopaug.serving import Settings
 
-    with LiveServer(Settings(run=run_copy, api_key=API_KEY)) as srv:
+    # no background cache warm-up: tests see the model path first, then the cache
+    with LiveServer(Settings(run=run_copy, api_key=API_KEY, warm_cache=False)) as srv:
         yield srv
 
 

@@ -181,3 +181,75 @@ def test_warm_start_continues_from_the_saved_weights(tiny_run):
     model.config = dataclasses.replace(model.config, lr=1e-12, dropout=0.0)
     model.fit(sp.train, TrainOptions(epochs=1, progress=False, warm_start=True))
     np.testing.assert_allclose(model.item_vectors(), before, atol=1e-6)
+
+
+def test_fast_path_and_warm_cache_match_the_model(run_copy):
+    """The engine's vector fast path and the batch warm-up give the model's own top items."""
+    from shopaug.data import Sequences
+    from shopaug.serving import Engine, Settings
+
+    eng = Engine(Settings(run=run_copy, warm_cache=False))
+    try:
+        users = [str(u) for u in range(1, 41)]
+        model = eng.bundle.model
+        hists = [eng.history(u) for u in users]
+        want, _ = model.recommend(np.full(len(users), -1), Sequences.from_lists(hists), 20)
+        for u, w in zip(users, want, strict=True):
+            got, _, path = eng._top(u, eng.history(u), 20, eng.bundle)
+            assert path == "model" and list(got) == list(w)
+        assert eng.warm() == 1500
+        for u, w in zip(users, want, strict=True):
+            r = eng.recommend(u, 20)
+            assert r["source"] == "cache"
+            assert [it["item_id"] for it in r["items"]] == [str(x) for x in
+                                                            eng.ds.items.to_external(w)]
+        # an event makes the warm entry stale: the next answer is recomputed
+        eng.add_event("1", str(eng.ds.items.to_external([w[0]])[0]), "click", timestamp=None,
+                      event_id=None)
+        assert eng.recommend("1", 20)["source"] == "model"
+    finally:
+        eng.close()
+
+
+def _overlap(a, b) -> float:
+    return len(set(map(int, a)) & set(map(int, b))) / len(a)
+
+
+def test_ann_and_int8_paths_agree_with_exact_scoring(run_copy):
+    """HNSW retrieval (forced by ann_threshold=0) and the int8 path return nearly the exact
+    top-20, never a history item, and the int8 scores stay close to float32."""
+    from shopaug.serving import Engine, Settings
+
+    exact = Engine(Settings(run=run_copy, warm_cache=False, log_shown=False))
+    try:
+        users = [str(u) for u in range(1, 101)]
+        want = {u: exact._top(u, exact.history(u), 20, exact.bundle)[0] for u in users}
+    finally:
+        exact.close()
+    for kind, settings, floor in [
+        ("ann", Settings(run=run_copy, warm_cache=False, ann_threshold=0), 0.9),
+        ("int8", Settings(run=run_copy, warm_cache=False, quantize="int8"), 0.8),
+    ]:
+        eng = Engine(settings)
+        try:
+            assert eng.bundle.ann is not None
+            # K_MAX items, as a request computes them (HNSW's result depends on k)
+            got = {u: eng._top(u, eng.history(u), 100, eng.bundle) for u in users}
+            got = {u: (g[0][:20], g[1][:20], g[2]) for u, g in got.items()}
+            assert all(g[2] == "ann" for g in got.values())
+            assert all(not set(map(int, g[0])) & set(map(int, eng.history(u)))
+                       for u, g in got.items())
+            mean = np.mean([_overlap(want[u], got[u][0]) for u in users])
+            assert mean >= floor, (kind, mean)
+            assert eng.warm() == 1500  # batch warm-up takes the same path
+            r = eng.recommend("1", 20)
+            cached = eng.ds.items.to_internal([i["item_id"] for i in r["items"]])
+            assert r["source"] == "cache"
+            if kind == "ann":
+                assert list(cached) == list(got["1"][0]), kind
+            else:
+                # int8 activations are quantised per batch, so a batch of users and one user
+                # alone get slightly different query vectors
+                assert _overlap(cached, got["1"][0]) >= 0.8
+        finally:
+            eng.close()

@@ -3,12 +3,8 @@ being written, schema-driven fuzzing (no 5xx for any input), writes without the 
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -33,87 +29,16 @@ def test_load_at_fixed_rate_has_no_errors(live):
     assert 0 < out["p50_ms"] <= out["p99_ms"]
 
 
-def _start(run: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "SHOPAUG_API_KEY": KEY}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "shopaug.cli", "serve", "--run", str(run), "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stdout.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise TimeoutError("server did not start")
-
-
 def test_kill9_loses_no_acknowledged_event_and_duplicates_none(run_copy):
     """Four writers send events (unique ids); the server is killed with SIGKILL part-way.
     After a restart every acknowledged event is stored exactly once, and retrying the
     unacknowledged ones (same ids) stores each of them once too."""
-    port = free_port()
-    proc = _start(run_copy, port)
-    url = f"http://127.0.0.1:{port}"
-    acked: list[str] = []
-    pending: list[dict] = []
-    lock = threading.Lock()
+    from shopaug.serving._loadgen import kill_round
 
-    def writer(w: int) -> None:
-        with httpx.Client(base_url=url, timeout=10, headers={"X-API-Key": KEY}) as c:
-            for n in range(10_000):
-                ev = {"user_id": f"dur-{w}", "item_id": str(1 + (n % 500)), "type": "view",
-                      "event_id": f"w{w}-{n}"}
-                try:
-                    r = c.post("/events", json=ev)
-                except httpx.HTTPError:
-                    with lock:
-                        pending.append(ev)
-                    return
-                assert r.status_code == 201, r.text
-                with lock:
-                    acked.append(ev["event_id"])
-
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    while len(acked) < 100:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
-    for t in threads:
-        t.join(30)
-    assert len(pending) == 4  # every writer was cut off mid-stream
-
-    proc = _start(run_copy, port)
-    try:
-        with httpx.Client(base_url=url, timeout=30, headers={"X-API-Key": KEY}) as c:
-            def stored() -> list[str]:
-                ids = []
-                for w in range(4):
-                    ev = c.get(f"/users/dur-{w}/events", params={"limit": 10000}).json()
-                    ids += [e["event_id"] for e in ev["events"]]
-                return ids
-
-            ids = stored()
-            assert len(ids) == len(set(ids)), "an event was stored twice"
-            assert set(acked) <= set(ids), f"lost {len(set(acked) - set(ids))} acked events"
-            assert len(set(ids) - set(acked)) <= len(pending)  # only in-flight ones extra
-            for ev in pending:  # the client retries what it never saw acknowledged
-                assert c.post("/events", json=ev).status_code == 201
-            after = stored()
-            assert len(after) == len(set(after)) == len(set(acked)) + len(pending)
-            # the in-memory sequence came back from the store too
-            h = c.get("/recommend/dur-0").json()["history_length"]
-            assert h == sum(1 for i in after if i.startswith("w0-"))
-        print(f"kill -9: {len(acked)} acknowledged, {len(pending)} in flight, 0 lost")
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    out = kill_round(run_copy, free_port(), api_key=KEY, writers=4, after=100)
+    print("kill -9:", out)
+    assert out["acknowledged"] >= 100 and out["in_flight"] == 4
+    assert out["lost"] == out["duplicated"] == 0
 
 
 def test_schema_fuzzing_finds_no_server_error(live, tmp_path):

@@ -221,6 +221,13 @@ def test_ui_in_browser(chromium, live, client):
             assert "no synthetic samples" in page.inner_text("#synthetic")
             assert "source: training partition only" in page.inner_text(".version .prov >> nth=0")
             page.screenshot(path=shots / "samples.png", full_page=True)
+
+            # OpenAPI docs render from the package's own Swagger UI files (no CDN)
+            page.goto(live.url + "/docs")
+            page.wait_for_selector(".swagger-ui .opblock-summary-path")
+            paths = page.locator(".opblock-summary-path").all_inner_texts()
+            assert any("/recommend/{user_id}" in p for p in paths), paths
+            page.screenshot(path=shots / "docs.png", full_page=True)
         finally:
             browser.close()
     assert errors == []

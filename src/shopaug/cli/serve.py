@@ -23,6 +23,10 @@ def serve(
         help="Search index folder from 'shopaug search index' (default BM25 over item text).")]
     = None,
     threads: Annotated[int, typer.Option(help="Torch threads per request.")] = 1,
+    quantize: Annotated[str, typer.Option(
+        help="none, or int8: int8 encoder weights and int8 item codes.")] = "none",
+    warm_cache: Annotated[bool, typer.Option(
+        help="Precompute every known user's top items after start-up (background).")] = True,
 ) -> None:
     """Serve recommendations, search, similar items, feedback and the web UI (uvicorn).
 
@@ -31,10 +35,13 @@ def serve(
     """
     import uvicorn
 
+    from shopaug.exceptions import ConfigError
     from shopaug.serving import Settings, create_app
 
+    if quantize not in ("none", "int8"):
+        raise ConfigError(f"--quantize must be none or int8, got {quantize!r}")
     settings = Settings.from_env(run, store=store, model=model, search_index=search_index,
-                                 threads=threads)
+                                 threads=threads, quantize=quantize, warm_cache=warm_cache)
     if not settings.api_key:
         typer.echo("note: SHOPAUG_API_KEY is not set; the service refuses every write", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",

@@ -517,8 +517,9 @@ class SASRec(BaseRecommender):
         has = np.flatnonzero(histories.lengths > 0)
         if not len(has):
             return out
-        self.net_.eval()
-        with torch.no_grad():
+        if self.net_.training:
+            self.net_.eval()
+        with torch.inference_mode():
             full = self.net_.table()
             for start in range(0, len(has), 256):
                 rows = has[start : start + 256]

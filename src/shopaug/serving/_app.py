@@ -9,12 +9,13 @@ answer. Writes need the ``X-API-Key`` header to match the server's key. Known fa
 from __future__ import annotations
 
 import hmac
+import json
 import time
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from pydantic import AfterValidator
 from starlette.concurrency import run_in_threadpool
 
@@ -91,13 +92,20 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         own = engine is None
         app.state.engine = engine or await run_in_threadpool(Engine, settings)
+        if own:
+            app.state.engine.warm_in_background()
         try:
             yield
         finally:
             if own:
                 app.state.engine.close()
 
-    app = FastAPI(
+    from fastapi_offline import FastAPIOffline
+
+    # the docs pages (Swagger UI, ReDoc) from files in the package, not a CDN: shops run
+    # services on networks without internet access
+    app = FastAPIOffline(
+        static_url="/static/docs",
         title="shopaug",
         summary="Recommendations, search, similar items and feedback from a shopaug run.",
         version="1",
@@ -149,10 +157,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                                  media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/recommend/{user_id}", response_model=s.Recommendations, tags=["recommend"])
-    def recommend(user_id: IdPath, e: Eng, k: K = 10) -> dict:
+    async def recommend(user_id: IdPath, e: Eng, k: K = 10) -> Response:
         """Top-k items for a user (external id), from their stored sequence including every
         accepted event. A user without history gets popular items."""
-        return e.recommend(user_id, k)
+        # async and pre-serialised: the hot path (a cache hit) takes microseconds, less than
+        # a hop to the thread pool or a second validation of our own output would
+        return Response(json.dumps(e.recommend(user_id, k)), media_type="application/json")
 
     @app.post("/recommend", response_model=s.Recommendations, tags=["recommend"])
     def recommend_history(body: s.HistoryRequest, e: Eng) -> dict:

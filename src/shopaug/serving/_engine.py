@@ -52,6 +52,7 @@ class Bundle:
     version: str
     path: Path
     item_vecs: np.ndarray | None = None  # unit rows, for similar items
+    item_raw: np.ndarray | None = None  # score = query_vector @ item_raw.T (exact fast path)
     ann: Any = None  # faiss index over item vectors for top-k retrieval, when large
     loaded: float = field(default_factory=time.time)
 
@@ -83,12 +84,16 @@ class Engine:
         self.meta = read_run(settings.run)
         self.ds, _, _, self.model_name = load_run(settings.run, settings.model)
         path = settings.store_path
-        if path.exists():
-            self.store = Store(path)
-        else:
-            self.store = Store.from_dataset(path, self.ds)
+        if not path.exists():
+            Store.from_dataset(path, self.ds).close()
+        # shown-logs are flushed by a background thread once a second, never by a request
+        self.store = Store(path, flush_every=1 << 30)
         self.titles: dict[str, str | None] = self.store.titles()
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._warmer: threading.Thread | None = None
+        self._flusher = threading.Thread(target=self._flush_logs, daemon=True,
+                                         name="shopaug-log-flush")
         self._gen: dict[str, int] = {}
         self._cache: OrderedDict[str, tuple[int, str, np.ndarray, np.ndarray]] = OrderedDict()
         self.cache_hits = self.cache_misses = 0
@@ -102,6 +107,12 @@ class Engine:
                                   kind="stable") + 1
         self.bundle = self._load_bundle()
         self.search = self._search_index()
+        self._catalog_items: np.ndarray | None = None  # internal item id per search product
+        self._flusher.start()
+
+    def _flush_logs(self) -> None:
+        while not self._stop.wait(1.0):
+            self.store.flush()
 
     # -- models ------------------------------------------------------------------------------
     def _load_bundle(self) -> Bundle:
@@ -116,31 +127,54 @@ class Engine:
         if model.name != self.model_name:
             raise ShopaugError(f"{path}: holds a {model.name!r} model, the run serves "
                                f"{self.model_name!r}")
-        b = Bundle(model=model, name=model.name, version=f"{model.name}@v{n}", path=path)
+        version = f"{model.name}@v{n}"
         vectors = getattr(model, "item_vectors", None)
-        if vectors is not None and not getattr(model, "blend_", 0.0):
-            import faiss
+        if vectors is None or getattr(model, "blend_", 0.0):
+            if self.settings.quantize != "none":
+                raise ShopaugError(f"{path}: quantize={self.settings.quantize!r} needs a "
+                                   "model with item vectors (sasrec without text blend)")
+            return Bundle(model=model, name=model.name, version=version, path=path)
+        import faiss
 
-            vecs = np.ascontiguousarray(vectors(), dtype=np.float32)
-            unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-            unit[0] = 0.0
-            b.item_vecs = unit
-            if self.ds.n_items > self.settings.ann_threshold:
-                # inner-product HNSW over the raw vectors: SASRec scores are h . e_i
-                ann = faiss.IndexHNSWFlat(vecs.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-                ann.hnsw.efSearch = 128
-                ann.add(vecs[1:])
-                b.ann = ann
+        vecs = np.ascontiguousarray(vectors(), dtype=np.float32)
+        unit = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        unit[0] = 0.0
+        b = Bundle(model=model, name=model.name, version=version, path=path, item_vecs=unit,
+                   item_raw=vecs)
+        if self.settings.quantize == "int8":
+            from shopaug.serving._quantize import Int8Recommender
+
+            b.model = Int8Recommender(model)
+            b.ann, b.item_raw, b.version = b.model.index, None, version + "-int8"
+        elif self.ds.n_items > self.settings.ann_threshold:
+            # inner-product HNSW over the raw vectors: SASRec scores are h . e_i
+            ann = faiss.IndexHNSWFlat(vecs.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+            # a fixed search breadth above any k asked for: HNSW then returns the same
+            # ranking prefix whatever k (a request's and the batch warm-up's agree)
+            ann.hnsw.efSearch = 512
+            ann.add(vecs[1:])
+            b.ann, b.item_raw = ann, None
         return b
 
     def reload(self) -> dict[str, Any]:
-        """Load the newest model version of the run and swap it in (no downtime)."""
+        """Load the newest model version of the run and swap it in (no downtime); the
+        cache is refilled for the new version in the background."""
         old = self.bundle.version
         new = self._load_bundle()
         with self._lock:
             self.bundle = new
             self._cache.clear()  # entries also carry the version; clearing frees memory
+        self.warm_in_background()
         return {"previous": old, "version": new.version, "swapped": new.version != old}
+
+    def warm_in_background(self) -> threading.Thread | None:
+        if not self.settings.warm_cache:
+            return None
+        t = threading.Thread(target=self.warm, kwargs={"stop": self._stop}, daemon=True,
+                             name="shopaug-warm")
+        t.start()
+        self._warmer = t
+        return t
 
     # -- helpers -----------------------------------------------------------------------------
     def item_internal(self, item_id: str, field: str = "item_id", *, body: bool = False) -> int:
@@ -167,19 +201,66 @@ class Engine:
         return int(u) if u is not None and u < getattr(model, "n_users_", 0) else -1
 
     def _top(self, user_id: str | None, hist: np.ndarray, k: int, b: Bundle):
-        """Top-k internal ids and scores for a history, history items excluded."""
+        """Top-k internal ids and scores for one history, history items excluded."""
         if not len(hist):
             top = self.popular[:k]
             return top, np.zeros(len(top), np.float32), "popularity"
-        seqs = Sequences.from_lists([hist])
+        if b.item_raw is None and b.ann is None:
+            seqs = Sequences.from_lists([hist])
+            ids, val = b.model.recommend(np.array([self._user_row(user_id, b.model)]), seqs, k)
+            return ids[0], val[0], "model"
+        ids, val = self._top_batch([hist], k, b)
+        return ids[0], val[0], "ann" if b.ann is not None else "model"
+
+    @staticmethod
+    def _top_batch(hists: list[np.ndarray], k: int, b: Bundle):
+        """Top-k per history from the bundle's item vectors: by faiss (``b.ann``: HNSW or
+        int8 codes) or one exact matrix product. Rows are (ids, scores), best first."""
+        seqs = Sequences.from_lists(hists)
+        q = b.model.query_vectors(seqs)
         if b.ann is not None:
-            q = b.model.query_vectors(seqs)
-            scores, idx = b.ann.search(q, k + len(np.unique(hist)))
-            ids, scores = idx[0] + 1, scores[0]
-            keep = (idx[0] >= 0) & ~np.isin(ids, hist)
-            return ids[keep][:k], scores[keep][:k], "ann"
-        ids, scores = b.model.recommend(np.array([self._user_row(user_id, b.model)]), seqs, k)
-        return ids[0], scores[0], "model"
+            extra = int(max(len(np.unique(h)) for h in hists))
+            val, idx = b.ann.search(q, k + extra)
+            out_i, out_v = [], []
+            for h, i, v in zip(hists, idx, val, strict=True):
+                keep = (i >= 0) & ~np.isin(i + 1, h)
+                out_i.append(i[keep][:k] + 1)
+                out_v.append(v[keep][:k])
+            return out_i, out_v
+        # the same scores as model.score, without its (n_users, n_items) bookkeeping
+        s = q @ b.item_raw.T
+        s[:, 0] = -np.inf
+        s[np.repeat(np.arange(len(hists)), seqs.lengths), seqs.items] = -np.inf
+        k = min(k, s.shape[1] - 1)
+        top = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        val = np.take_along_axis(s, top, axis=1)
+        order = np.lexsort((top, -val), axis=1)
+        return np.take_along_axis(top, order, 1), np.take_along_axis(val, order, 1)
+
+    def warm(self, batch: int = 512, stop: threading.Event | None = None) -> int:
+        """Fill the cache with every known user's top items, scored in batches (a model
+        call per batch instead of per request). Runs in the background after start-up;
+        an entry is only stored if the user's sequence did not change meanwhile. Returns
+        the number of users cached."""
+        b = self.bundle
+        if (b.item_raw is None and b.ann is None) or self.settings.cache_size <= 0:
+            return 0
+        users = [u for u, h in self.seqs.items() if len(h)][: self.settings.cache_size]
+        done = 0
+        for start in range(0, len(users), batch):
+            if (stop is not None and stop.is_set()) or self.bundle is not b:
+                break
+            part = users[start : start + batch]
+            with self._lock:
+                gens = [self._gen.get(u, 0) for u in part]
+                hists = [self.history(u) for u in part]
+            top, val = self._top_batch(hists, K_MAX, b)
+            with self._lock:
+                for j, u in enumerate(part):
+                    if self._gen.get(u, 0) == gens[j] and u not in self._cache:
+                        self._cache[u] = (gens[j], b.version, top[j], val[j])
+                        done += 1
+        return done
 
     # -- requests ----------------------------------------------------------------------------
     def recommend(self, user_id: str, k: int = 10) -> dict[str, Any]:
@@ -272,17 +353,35 @@ class Engine:
         return SearchIndex.build(catalog_from_dataset(self.ds),
                                  IndexConfig(method="bm25", b=0.5, spell=True))
 
+    def _boost(self, user_id: str | None, hist: np.ndarray, b: Bundle) -> np.ndarray:
+        """The model's score of every search-catalogue product for this user; products the
+        model does not know get the lowest score, so the boost never favours them."""
+        if self._catalog_items is None:
+            ids = np.array([str(i) for i in self.search.catalog.ids], dtype=object)
+            known = np.array([i in self.ds.items for i in ids])
+            pos = np.full(len(ids), -1, np.int64)
+            if known.any():
+                pos[known] = self.ds.items.to_internal(ids[known])
+            self._catalog_items = pos
+        seqs = Sequences.from_lists([hist])
+        if b.item_raw is not None:
+            scores = b.item_raw @ b.model.query_vectors(seqs)[0]
+        else:
+            scores = b.model.score(np.array([self._user_row(user_id, b.model)]), seqs)[0]
+        pos = self._catalog_items
+        out = np.where(pos > 0, scores[np.maximum(pos, 0)], np.nan).astype(np.float64)
+        finite = np.isfinite(out)
+        out[~finite] = out[finite].min() if finite.any() else 0.0
+        return out
+
     def search_items(self, q: str, k: int = 10, user_id: str | None = None) -> dict[str, Any]:
         if self.search is None:
             raise NotFound("search: this run's dataset has no item text to search")
         b = self.bundle
         boost = None
-        if user_id is not None and len(self.history(user_id)):
-            from shopaug.search._personal import user_scores
-
-            ext = self.ds.items.to_external(self.history(user_id))
-            boost = user_scores(b.model, self.ds, [str(e) for e in ext], self.search.catalog,
-                                user=user_id)
+        hist = self.history(user_id) if user_id is not None else np.zeros(0, np.int64)
+        if len(hist):
+            boost = self._boost(user_id, hist, b)
         weight = self.settings.boost_weight if boost is not None else 0.0
         top, val = self.search.search([q], k, boost=boost, boost_weight=weight)
         ids = self.search.catalog.ids
@@ -321,7 +420,12 @@ class Engine:
                 "items": int(self.ds.n_items), "users": len(self.seqs),
                 "events": self.store.count_events(source="api"),
                 "run": str(self.settings.run), "store": str(self.store.path),
-                "search": self.search is not None, "ann": b.ann is not None}
+                "search": self.search is not None, "ann": b.ann is not None,
+                "cached_users": len(self._cache)}
 
     def close(self) -> None:
+        self._stop.set()
+        for t in (self._warmer, self._flusher):
+            if t is not None and t.is_alive():
+                t.join(60)
         self.store.close()

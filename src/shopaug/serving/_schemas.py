@@ -146,6 +146,7 @@ class Health(BaseModel):
     store: str
     search: bool
     ann: bool
+    cached_users: int
 
 
 class Reloaded(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class Settings:
         boost_weight: how much a user's recommendation scores re-rank their search results.
         threads: torch CPU threads per request; 1 lets concurrent requests use both cores.
         log_shown: keep what was shown (recommendation and search logs) in the store.
+        quantize: ``int8`` serves the model with int8 encoder weights and int8 item codes
+            (see ``shopaug.serving._quantize``; quality loss in docs/benchmarks.md).
+        warm_cache: after start-up (and each model swap), fill the cache with every known
+            user's top items in batches, in a background thread.
     """
 
     run: Path
@@ -38,6 +43,8 @@ class Settings:
     boost_weight: float = 0.3
     threads: int = 1
     log_shown: bool = True
+    warm_cache: bool = True
+    quantize: Literal["none", "int8"] = "none"
 
     @classmethod
     def from_env(cls, run: str | Path, **overrides) -> Settings:
