@@ -12,6 +12,7 @@ generation, and a result computed from an older sequence is never stored or serv
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 import time
@@ -108,6 +109,7 @@ class Engine:
         self.bundle = self._load_bundle()
         self.search = self._search_index()
         self._catalog_items: np.ndarray | None = None  # internal item id per search product
+        gc.freeze()
         self._flusher.start()
 
     def _flush_logs(self) -> None:
@@ -260,6 +262,9 @@ class Engine:
                     if self._gen.get(u, 0) == gens[j] and u not in self._cache:
                         self._cache[u] = (gens[j], b.version, top[j], val[j])
                         done += 1
+        # long-lived objects (the dataset, the cache) out of the collector's sight: a full
+        # collection that walks them all would stall requests for tens of milliseconds
+        gc.freeze()
         return done
 
     # -- requests ----------------------------------------------------------------------------
