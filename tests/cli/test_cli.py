@@ -133,3 +133,44 @@ def test_help_lists_commands():
     for cmd in ("demo", "train", "evaluate", "data", "presets", "augment", "ablate",
                 "tune-augment"):
         assert cmd in p.stdout
+
+
+def test_serve_answers_every_endpoint_on_the_demo_run(quick_demo, tmp_path):
+    """`shopaug serve` on a demo run (4 models, primary sasrec) with no store file: it builds
+    one from the run's dataset and answers every endpoint."""
+    import shutil
+    import socket
+
+    import httpx
+
+    from shopaug.serving._loadgen import start_server
+
+    run_dir = tmp_path / "demo"
+    shutil.copytree(quick_demo[0], run_dir)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = start_server(run_dir, port, api_key="k")
+    try:
+        key = {"X-API-Key": "k"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            assert c.get("/health").json()["model"] == "sasrec"
+            rec = c.get("/recommend/1").json()["items"]
+            item = rec[0]["item_id"]
+            checks = {
+                "/recommend/1?k=3": 200, "/search?q=nail%20polish&user_id=1": 200,
+                f"/items/{item}": 200, f"/items/{item}/similar": 200,
+                f"/explain/1/{item}": 200, "/metrics": 200, "/docs": 200, "/ui": 200,
+                "/ui/recommend": 200, "/ui/search": 200, "/ui/samples": 200, "/samples": 200,
+                "/openapi.json": 200,
+            }
+            for path, code in checks.items():
+                assert c.get(path).status_code == code, path
+            assert c.post("/recommend", json={"history": [item]}).status_code == 200
+            ev = {"user_id": "1", "item_id": item, "type": "purchase"}
+            assert c.post("/events", json=ev, headers=key).status_code == 201
+            assert c.get("/users/1/events", headers=key).json()["events"][-1]["item_id"] == item
+        assert (run_dir / "store.duckdb").is_file()
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -434,3 +434,4 @@ class Engine:
             if t is not None and t.is_alive():
                 t.join(60)
         self.store.close()
+        gc.unfreeze()  # frozen objects are never finalised: the exit would report them leaked

@@ -106,6 +106,9 @@ def update_run(
     upto = max([int(e["seq"]) for e in events], default=last_seq(run))
     train, counts = grown_train(ds, ((str(e["user_id"]), str(e["item_id"])) for e in events))
     rc = meta.get("run_config") or {}
+    before = train.sequences.n_interactions
+    # the run's own augmentation, re-run on the grown data (offline: more rows; online or
+    # contrastive: applied to every batch inside fit)
     train, recipe = apply_recipe(rc.get("recipe"), train, seed, progress=progress)
     warm = getattr(model, "net_", None) is not None
     if warm and "lr" in dataclasses.asdict(model.config):
@@ -120,6 +123,9 @@ def update_run(
         "version": number, "model": name, "base": str(ups[-1][1] if ups else meta["models"][name]),
         "warm_start": warm, "epochs": epochs, "lr_scale": lr_scale, "seed": seed,
         "events_upto_seq": upto, **counts, "users": train.n_users,
+        "recipe": None if recipe is None else recipe.name,
+        "recipe_mode": None if recipe is None else recipe.mode,
+        "augmented_interactions": int(train.sequences.n_interactions - before),
         "interactions": int(train.sequences.n_interactions), "fit_seconds": round(seconds, 2),
         "loss": [h.get("loss") for h in model.history_],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
