@@ -55,6 +55,28 @@ def grown_train(ds: Any, events: Iterable[tuple[str, str]]) -> tuple[TrainSet, d
     return train, counts
 
 
+def warm_update(
+    model: Any, train: TrainSet, recipe: Any = None, *, epochs: int = 1,
+    lr_scale: float = 0.3, seed: int = 0, progress: bool = True,
+) -> float:
+    """Continue training ``model`` on ``train`` from its current weights for ``epochs`` at
+    ``lr_scale`` times its learning rate (models without weights to keep refit). Returns
+    the seconds spent; the model's saved config keeps its own learning rate."""
+    from shopaug.training import TrainOptions
+
+    scaled = "lr" in dataclasses.asdict(model.config)
+    if scaled:
+        model.config = dataclasses.replace(model.config, lr=model.config.lr * lr_scale)
+    t0 = time.perf_counter()
+    try:
+        model.fit(train, TrainOptions(seed=seed, epochs=epochs, progress=progress,
+                                      recipe=recipe, warm_start=True))
+    finally:
+        if scaled:
+            model.config = dataclasses.replace(model.config, lr=model.config.lr / lr_scale)
+    return time.perf_counter() - t0
+
+
 def fetch_events(server: str, api_key: str | None, after: int) -> list[dict]:
     """Feedback events after sequence number ``after`` from a running server."""
     import httpx
@@ -95,7 +117,6 @@ def update_run(
     ``item_id``, ``seq``; feedback as the store returns it) and write the next version."""
     from shopaug.experiment import apply_recipe, load_run, read_run
     from shopaug.models import load_model
-    from shopaug.training import TrainOptions
 
     run = Path(run)
     meta = read_run(run)
@@ -111,14 +132,8 @@ def update_run(
     # contrastive: applied to every batch inside fit)
     train, recipe = apply_recipe(rc.get("recipe"), train, seed, progress=progress)
     warm = getattr(model, "net_", None) is not None
-    if warm and "lr" in dataclasses.asdict(model.config):
-        model.config = dataclasses.replace(model.config, lr=model.config.lr * lr_scale)
-    t0 = time.perf_counter()
-    model.fit(train, TrainOptions(seed=seed, epochs=epochs, progress=progress, recipe=recipe,
-                                  warm_start=True))
-    seconds = time.perf_counter() - t0
-    if warm and "lr" in dataclasses.asdict(model.config):
-        model.config = dataclasses.replace(model.config, lr=model.config.lr / lr_scale)
+    seconds = warm_update(model, train, recipe, epochs=epochs, lr_scale=lr_scale, seed=seed,
+                          progress=progress)
     record = {
         "version": number, "model": name, "base": str(ups[-1][1] if ups else meta["models"][name]),
         "warm_start": warm, "epochs": epochs, "lr_scale": lr_scale, "seed": seed,
