@@ -55,8 +55,8 @@ def update(
     server: Annotated[str | None, typer.Option(
         help="URL of a running 'shopaug serve': read events from it and make it reload.")]
     = None,
-    epochs: Annotated[int, typer.Option(help="Fine-tuning epochs (warm start).")] = 1,
-    lr_scale: Annotated[float, typer.Option(help="Learning rate relative to training.")] = 0.3,
+    epochs: Annotated[int, typer.Option(help="Fine-tuning epochs (warm start).")] = 3,
+    lr_scale: Annotated[float, typer.Option(help="Learning rate relative to training.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of every random stream.")] = 0,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:

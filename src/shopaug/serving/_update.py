@@ -56,8 +56,8 @@ def grown_train(ds: Any, events: Iterable[tuple[str, str]]) -> tuple[TrainSet, d
 
 
 def warm_update(
-    model: Any, train: TrainSet, recipe: Any = None, *, epochs: int = 1,
-    lr_scale: float = 0.3, seed: int = 0, progress: bool = True,
+    model: Any, train: TrainSet, recipe: Any = None, *, epochs: int = 3,
+    lr_scale: float = 1.0, seed: int = 0, progress: bool = True,
 ) -> float:
     """Continue training ``model`` on ``train`` from its current weights for ``epochs`` at
     ``lr_scale`` times its learning rate (models without weights to keep refit). Returns
@@ -108,8 +108,8 @@ def update_run(
     run: str | Path,
     events: list[dict],
     *,
-    epochs: int = 1,
-    lr_scale: float = 0.3,
+    epochs: int = 3,
+    lr_scale: float = 1.0,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
