@@ -12,6 +12,8 @@ Layers, bottom up:
 * ``knowledge``: language-model knowledge as arrays (item text vectors, text neighbours,
   user profile vectors); ``pseudo``: LLMRec-style pseudo-interactions for sparse users.
 * ``expand``: offline expansion of a training set, with the provenance of every sample.
+* ``synthetic``: synthetic behaviour logs fitted on the training partition (Markov chain,
+  its differentially private release, SASRec decoding, CTGAN/TVAE side tables).
 
 Example:
     >>> import numpy as np
@@ -51,18 +53,33 @@ from shopaug.augment.recipe import (
     recipes,
     write_recipe,
 )
+from shopaug.augment.synthetic import (
+    GENERATORS,
+    DPMarkov,
+    Markov,
+    SASRecSampler,
+    SequenceGenerator,
+    TabularSynth,
+    item_table,
+    synthesize,
+    user_table,
+    write_synthetic,
+)
 
 __all__ = [
     "AUGMENTERS",
     "EXPANDED_COLUMNS",
+    "GENERATORS",
     "MODES",
     "TRAIN_OPTIONS",
     "Augmented",
     "Augmenter",
     "Compose",
     "Crop",
+    "DPMarkov",
     "Identity",
     "Insert",
+    "Markov",
     "Mask",
     "Noise",
     "NotFittedError",
@@ -70,16 +87,23 @@ __all__ = [
     "Pseudo",
     "Recipe",
     "Reorder",
+    "SASRecSampler",
+    "SequenceGenerator",
     "Substitute",
+    "TabularSynth",
     "build",
     "cooccurrence_neighbors",
     "expand",
+    "item_table",
     "load_recipe",
     "ops",
     "read_expanded",
     "read_recipe",
     "recipes",
     "register",
+    "synthesize",
+    "user_table",
     "write_expanded",
     "write_recipe",
+    "write_synthetic",
 ]

@@ -28,6 +28,7 @@ def _register() -> None:
         presets,
         search,
         serve,
+        synth,
         train,
         tune,
     )
@@ -44,6 +45,7 @@ def _register() -> None:
     app.command("update")(serve.update)
     app.add_typer(data.app, name="data")
     app.add_typer(search.app, name="search")
+    app.add_typer(synth.app, name="synth")
 
 
 _register()

@@ -527,6 +527,30 @@ class SASRec(BaseRecommender):
                 out[rows] = self.net_(torch.from_numpy(histories.padded(t, rows)), full)[:, -1]
         return out
 
+    def log_likelihood(self, histories: Sequences, batch: int = 256) -> np.ndarray:
+        """Mean log-probability of each next item given the items before it, per history
+        (the last ``max_len`` items; NaN for histories shorter than 2). Membership-inference
+        attacks threshold on it: a model tends to give its training sequences higher
+        likelihood than unseen ones."""
+        self._check_fitted()
+        out = np.full(len(histories), np.nan)
+        has = np.flatnonzero(histories.lengths > 1)
+        if self.net_.training:
+            self.net_.eval()
+        with torch.inference_mode():
+            full = self.net_.table()
+            table = full[: self.n_items_ + 1]
+            for start in range(0, len(has), batch):
+                rows = has[start : start + batch]
+                t = int(min(histories.lengths[rows].max(), self.config.max_len + 1))
+                w = torch.from_numpy(histories.padded(t, rows))
+                inp, tgt = w[:, :-1], w[:, 1:]
+                logp = torch.log_softmax(self.net_(inp, full) @ table[1:].T, dim=-1)
+                real = (tgt > 0) & (inp > 0)  # a next item after at least one real item
+                got = logp.gather(2, (tgt - 1).clamp(min=0)[..., None])[..., 0] * real
+                out[rows] = (got.sum(1) / real.sum(1).clamp(min=1)).numpy()
+        return out
+
     def _text_scores(self, histories: Sequences) -> torch.Tensor:
         from shopaug.augment.knowledge import profile_embeddings
 

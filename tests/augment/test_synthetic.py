@@ -1,0 +1,379 @@
+"""Synthetic logs: no held-out item is ever generated, determinism, known answers, DP noise
+of the stated scale, greedy decoding, folder round trip and provenance."""
+
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from shopaug.augment import (
+    GENERATORS,
+    DPMarkov,
+    Markov,
+    SASRecSampler,
+    TabularSynth,
+    item_table,
+    synthesize,
+    user_table,
+    write_synthetic,
+)
+from shopaug.augment.synthetic import create_generator
+from shopaug.data import Sequences, TrainSet, load
+from shopaug.evaluation import leave_one_out
+from shopaug.exceptions import ConfigError
+from shopaug.experiment import fingerprint
+from shopaug.testing import planted
+
+TINY_SASREC = {"dim": 16, "epochs": 1, "layers": 1, "heads": 1, "max_len": 10}
+# every true count survives the noise and ~1e-9 noise-only cells are expected: a canary in
+# the output could only come from a leak, not from the privacy noise
+DP_EXACT = {"epsilon": 1e4, "spurious": 1e-9, "max_len": 10}
+# 200 users with the same 10-item chain: 9 transition cells of count 200
+CHAIN = TrainSet(Sequences.from_lists([list(range(1, 11))] * 200), n_items=10)
+CELLS = (np.arange(1, 10), np.arange(2, 11))
+
+
+@pytest.fixture(scope="module")
+def split():
+    ds, canaries = planted(n_users=30, n_items=80)
+    train = leave_one_out(ds).train
+    canary = np.array(sorted(canaries))
+    assert not np.isin(train.sequences.items, canary).any()  # held out, yet in the catalogue
+    assert canary.max() <= train.n_items
+    return ds, train, canary
+
+
+@pytest.fixture(scope="module")
+def sasrec(split):
+    return SASRecSampler(model=TINY_SASREC).fit(split[1], rng=0)
+
+
+def fitted(name, train, sasrec):
+    if name == "sasrec":
+        return sasrec
+    if name == "dp-markov":
+        return DPMarkov(**DP_EXACT).fit(train, rng=0)
+    return Markov().fit(train)
+
+
+# --- leakage and determinism -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["markov", "dp-markov", "sasrec"])
+def test_no_held_out_item_is_ever_generated(name, split, sasrec):
+    _, train, canary = split
+    gen = fitted(name, train, sasrec)
+    outs = [gen.sample(300, rng=1)]
+    if name == "sasrec":  # a flat softmax over the whole catalogue would reach the canaries
+        outs.append(gen.sample(300, rng=1, temperature=10.0, top_p=1.0))
+    if name == "markov":  # popularity alone
+        outs.append(Markov(smoothing=1.0).fit(train).sample(300, rng=1))
+    seen = np.flatnonzero(train.item_counts() > 0)
+    for out in outs:
+        assert len(out) == 300 and out.n_interactions > 600
+        assert not np.isin(out.items, canary).any()
+        assert np.isin(out.items, seen).all()
+
+
+def test_dp_counts_come_from_the_training_partition_only(split):
+    _, train, canary = split
+    gen = DPMarkov(**DP_EXACT).fit(train, rng=0)
+    n = train.n_items
+    cells = gen.raw_["cells"]
+    assert not np.isin(np.concatenate([cells // n + 1, cells % n + 1]), canary).any()
+    assert gen.raw_["first_items"][canary - 1].sum() == 0
+    assert gen.raw_["transitions"].sum() == train.sequences.n_interactions - train.n_users
+
+
+@pytest.mark.parametrize("name", ["markov", "dp-markov", "sasrec"])
+def test_same_seed_same_output_other_seed_other_output(name, split, sasrec):
+    gen = fitted(name, split[1], sasrec)
+    a = gen.sample(50, rng=3)
+    assert a == gen.sample(50, rng=np.random.default_rng(3))
+    assert a != gen.sample(50, rng=4)
+
+
+def test_fitting_is_deterministic_under_a_seed(split, sasrec):
+    train = split[1]
+    a = DPMarkov(epsilon=1.0).fit(CHAIN, rng=5).transitions_
+    b = DPMarkov(epsilon=1.0).fit(CHAIN, rng=5).transitions_
+    c = DPMarkov(epsilon=1.0).fit(CHAIN, rng=6).transitions_
+    assert (a != b).nnz == 0 and (a != c).nnz > 0
+    again = SASRecSampler(model=TINY_SASREC).fit(train, rng=0)
+    assert again.sample(20, rng=1) == sasrec.sample(20, rng=1)
+
+
+# --- Markov known answers --------------------------------------------------------------------
+
+
+def test_markov_reproduces_a_deterministic_chain():
+    train = TrainSet(Sequences.from_lists([[1, 2, 3, 4]] * 10), n_items=6)
+    out = Markov(smoothing=0.0).fit(train).sample(25, rng=0)
+    assert out == Sequences.from_lists([[1, 2, 3, 4]] * 25)
+
+
+def test_markov_step_distributions():
+    # 1 -> 2 seven times, 1 -> 3 three times; popularity 1: 10/20, 2: 7/20, 3: 3/20
+    train = TrainSet(Sequences.from_lists([[1, 2]] * 7 + [[1, 3]] * 3), n_items=5)
+    out = Markov(smoothing=0.0).fit(train).sample(20000, rng=0)
+    assert (out.lengths == 2).all() and (out.items[0::2] == 1).all()
+    assert (out.items[1::2] == 2).mean() == pytest.approx(0.7, abs=0.02)
+    # half popularity: first item 1 w.p. .5 + .5 * .5; then 2 | 1 w.p. .5 * .7 + .5 * .35,
+    # and item 2 has no outgoing transition, so 2 | 2 follows popularity alone (.35)
+    out = Markov(smoothing=0.5).fit(train).sample(20000, rng=0)
+    first, second = out.items[0::2], out.items[1::2]
+    assert (first == 1).mean() == pytest.approx(0.75, abs=0.02)
+    assert (second[first == 1] == 2).mean() == pytest.approx(0.525, abs=0.02)
+    assert (second[first == 2] == 2).mean() == pytest.approx(0.35, abs=0.03)
+    assert not np.isin(out.items, [0, 4, 5]).any()  # never padding or an unseen item
+
+
+def test_lengths_follow_training():
+    train = TrainSet(Sequences.from_lists([[1, 2]] * 3 + [[3, 1, 2, 3, 1]]), n_items=3)
+    out = Markov().fit(train).sample(8000, rng=0)
+    assert set(out.lengths.tolist()) == {2, 5}
+    assert (out.lengths == 5).mean() == pytest.approx(0.25, abs=0.02)
+
+
+# --- differential privacy --------------------------------------------------------------------
+
+
+def released(epsilon, seeds, **kw):
+    """The released counts of the 9 chain cells over fits with the given seeds."""
+    out = []
+    for s in seeds:
+        gen = DPMarkov(epsilon=epsilon, max_len=10, **kw).fit(CHAIN, rng=s)
+        out.append(gen.transitions_.toarray()[CELLS])
+    return np.array(out), gen.accounting()
+
+
+def test_dp_noise_has_the_stated_scale():
+    vals, acc = released(2.0, range(300))
+    b = acc["parts"]["transitions"]["noise_scale"]
+    assert b == pytest.approx(9 / (2.0 * 0.7))
+    noise = vals.ravel() - 200  # far above the threshold: nothing is clipped
+    assert noise.std() == pytest.approx(math.sqrt(2) * b, rel=0.1)
+    assert abs(noise.mean()) < 1.0
+    big, acc_big = released(8.0, range(300))
+    assert acc_big["parts"]["transitions"]["noise_scale"] == pytest.approx(b / 4)
+    assert (big.ravel() - 200).std() < noise.std() / 3
+
+
+def test_dp_noise_only_cells_match_spurious():
+    # threshold b * ln(100 / 4): each of the 91 zero cells is released w.p. 1/50
+    k = []
+    for s in range(1000):
+        gen = DPMarkov(epsilon=2.0, max_len=10, spurious=2.0).fit(CHAIN, rng=s)
+        acc = gen.accounting()["parts"]["transitions"]
+        t = gen.transitions_.toarray()[1:, 1:]
+        assert (t > 0).sum() == acc["released_cells"]
+        off = t.copy()
+        off[CELLS[0] - 1, CELLS[1] - 1] = 0  # the chain's own cells
+        assert (off[off > 0] > acc["threshold"]).all()
+        k.append((off > 0).sum())
+    assert acc["noise_only_cells_expected_max"] == pytest.approx(2.0)
+    assert np.mean(k) == pytest.approx(91 / 50, abs=0.2)  # standard error 0.04
+
+
+def test_dp_accounting():
+    gen = DPMarkov(epsilon=3.0, max_len=4, split=(1, 1, 2)).fit(CHAIN, rng=0)
+    acc = gen.accounting()
+    parts = acc["parts"]
+    assert acc["mechanism"] == "laplace" and acc["delta"] == 0 and acc["epsilon"] == 3.0
+    assert sum(p["epsilon"] for p in parts.values()) == pytest.approx(3.0)
+    assert [p["epsilon"] for p in parts.values()] == pytest.approx([0.75, 0.75, 1.5])
+    assert [p["sensitivity"] for p in parts.values()] == [1, 1, 3]
+    for p in parts.values():
+        assert p["noise_scale"] == pytest.approx(p["sensitivity"] / p["epsilon"])
+    assert "3-differentially private" in acc["guarantee"] and "first 4 items" in acc["guarantee"]
+    # the contribution bound: every user cut to 4 items, so 3 transitions of count 200 each
+    assert gen.raw_["transitions"].tolist() == [200, 200, 200]
+    assert gen.raw_["lengths"].tolist() == [0, 0, 0, 200]
+    bigger = DPMarkov(epsilon=30.0, max_len=4, split=(1, 1, 2)).fit(CHAIN, rng=0).accounting()
+    assert all(bigger["parts"][k]["noise_scale"] < parts[k]["noise_scale"] for k in parts)
+
+
+def test_dp_needs_an_explicit_rng_and_a_valid_config():
+    with pytest.raises(ValueError, match="rng"):
+        DPMarkov().fit(CHAIN)
+    for bad in ({"epsilon": 0}, {"max_len": 1}, {"split": (1, 0, 1)}, {"spurious": 0}):
+        with pytest.raises(ConfigError):
+            DPMarkov(**bad)
+
+
+# --- SASRec sampler --------------------------------------------------------------------------
+
+
+def test_sasrec_cold_and_narrow_decoding_is_the_argmax_continuation(split, sasrec):
+    train = split[1]
+    greedy = sasrec.sample(40, rng=2, temperature=0.0)
+    assert greedy == sasrec.sample(40, rng=2, temperature=1e-8)
+    assert greedy == sasrec.sample(40, rng=2, temperature=1.0, top_p=1e-9)
+    assert greedy != sasrec.sample(40, rng=2, temperature=1.0, top_p=1.0)
+    # every item after the first is the model's best training item for its prefix
+    prefixes = [row[:s] for row in greedy for s in range(1, len(row))]
+    targets = [row[s] for row in greedy for s in range(1, len(row))]
+    scores = sasrec.model_.score(np.full(len(prefixes), -1), Sequences.from_lists(prefixes))
+    scores[:, train.item_counts() == 0] = -np.inf
+    assert len(targets) > 40
+    np.testing.assert_array_equal(scores.argmax(1), targets)
+
+
+class FixedScores:
+    """A model that gives every history the same next-item probabilities."""
+
+    n_items_ = 4
+    probs = np.array([0.5, 0.3, 0.15, 0.05])
+
+    def score(self, users, histories):
+        logits = np.concatenate([[0.0], np.log(self.probs)])  # column 0 (padding) never drawn
+        return np.tile(logits, (len(histories), 1)).astype(np.float32)
+
+
+def test_temperature_and_nucleus_known_answers():
+    train = TrainSet(Sequences.from_lists([[1, 2], [3, 4]]), 4)
+    gen = SASRecSampler(FixedScores()).fit(train)
+
+    def second(**kw):
+        out = gen.sample(20000, rng=0, **kw)
+        assert (out.lengths == 2).all()
+        return out.items[1::2], out.items[0::2]
+
+    nxt, _ = second(top_p=1.0)
+    assert np.bincount(nxt, minlength=5)[1:] / len(nxt) == pytest.approx(FixedScores.probs,
+                                                                         abs=0.015)
+    nxt, _ = second(top_p=0.75)  # 0.5 < 0.75 <= 0.5 + 0.3: items 1 and 2
+    assert set(nxt.tolist()) == {1, 2} and (nxt == 1).mean() == pytest.approx(0.625, abs=0.02)
+    nxt, _ = second(top_p=0.5)  # the first item alone reaches 0.5
+    assert (nxt == 1).all()
+    nxt, _ = second(temperature=2.0, top_p=1.0)  # p ** (1 / 2), renormalised
+    flat = np.sqrt(FixedScores.probs) / np.sqrt(FixedScores.probs).sum()
+    assert np.bincount(nxt, minlength=5)[1:] / len(nxt) == pytest.approx(flat, abs=0.015)
+    once = SASRecSampler(FixedScores(), exclude_seen=True).fit(train)
+    pairs = once.sample(5000, rng=0).items.reshape(-1, 2)
+    assert (pairs[:, 0] != pairs[:, 1]).all()
+    assert (pairs[pairs[:, 0] == 1, 1] == 2).mean() == pytest.approx(0.6, abs=0.03)  # .3 / .5
+
+
+def test_sasrec_exclude_seen_and_given_model(split, sasrec):
+    train = split[1]
+    gen = SASRecSampler(sasrec.model_, exclude_seen=True).fit(train)
+    out = gen.sample(60, rng=0, temperature=5.0, top_p=1.0)
+    assert all(len(set(row.tolist())) == len(row) for row in out)
+    other = TrainSet(train.sequences, train.n_items + 1)
+    with pytest.raises(ValueError, match="items"):
+        SASRecSampler(sasrec.model_).fit(other)
+    for bad in ({"top_p": 0}, {"temperature": -1}, {"batch_size": 0}):
+        with pytest.raises(ConfigError):
+            SASRecSampler(**bad)
+
+
+# --- side tables -----------------------------------------------------------------------------
+
+
+def test_side_tables_known_answer():
+    attrs = [np.zeros(0, np.int64), np.array([5, 6]), np.array([6]), np.zeros(0, np.int64)]
+    text = np.array(["", "red nail polish", "lipstick", ""], dtype=object)
+    train = TrainSet(Sequences.from_lists([[1, 2, 1], [3], []]), 3, item_text=text,
+                     item_attrs=attrs)
+    items = item_table(train)
+    assert {k: v.tolist() for k, v in items.items()} == {
+        "popularity": [2, 1, 1], "n_attrs": [2, 1, 0], "text_words": [3, 1, 0],
+        "first_attr": [5, 6, -1]}
+    users = user_table(train)
+    assert users["seq_len"].tolist() == [3, 1]
+    assert users["mean_item_pop"] == pytest.approx([5 / 3, 1.0])
+    assert users["n_distinct_attrs"].tolist() == [2, 0]
+
+
+def test_tabular_synth_samples_the_table_columns():
+    pytest.importorskip("ctgan")
+    rng = np.random.default_rng(0)
+    table = {
+        "seq_len": rng.integers(3, 30, 80),
+        "mean_item_pop": rng.gamma(2.0, 10.0, 80),
+        "first_attr": rng.integers(0, 4, 80),
+    }
+    for kind in ("tvae", "ctgan"):
+        synth = TabularSynth(kind=kind, epochs=2, batch_size=40).fit(table, rng=0)
+        df = synth.sample(25, rng=1)
+        assert list(df.columns) == list(table) and len(df) == 25
+        assert df["seq_len"].between(3, 29).all() and df["seq_len"].dtype == np.int64
+        assert set(df["first_attr"]) <= {0, 1, 2, 3}
+        assert df.equals(synth.sample(25, rng=1))
+
+
+def test_tabular_names_the_pip_line_when_ctgan_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ctgan", None)
+    with pytest.raises(ImportError, match=r"pip install ctgan==0\.12\.1"):
+        TabularSynth().fit({"a": np.arange(5)}, rng=0)
+
+
+# --- registry --------------------------------------------------------------------------------
+
+
+def test_registry_and_config_round_trip():
+    assert set(GENERATORS) == {"markov", "dp-markov", "sasrec"}
+    for gen in (Markov(smoothing=0.2), DPMarkov(epsilon=2.0, split=[1, 1, 2]),
+                SASRecSampler(model={"dim": 8}, top_p=0.5)):
+        assert create_generator(**gen.to_config()).to_config() == gen.to_config()
+    with pytest.raises(ConfigError):
+        Markov(smoothing=1.5)
+
+
+# --- writing and the pipeline ----------------------------------------------------------------
+
+
+def test_write_synthetic_reads_back(split, tmp_path):
+    ds, train, _ = split
+    seqs = Markov().fit(train).sample(12, rng=0)
+    members = ds.users.external[:5]
+    out = write_synthetic(tmp_path / "syn", seqs, ds, method="markov", seed=7,
+                          params={"smoothing": 0.05}, members=members)
+    back = load(out)
+    np.testing.assert_array_equal(back.items.external, ds.items.external)
+    assert back.sequences() == seqs and back.n_users == 12
+    meta = json.loads((out / "synthetic.json").read_text())
+    assert meta["members"] == [str(m) for m in members]
+    assert meta["method"] == "markov" and meta["seed"] == 7 and meta["accounting"] is None
+    assert meta["fingerprint"] == fingerprint(ds) and meta["source"] == ds.source
+
+
+def planted_folder(path, ds):
+    path.mkdir()
+    seqs = ds.sequences()
+    ext = ds.items.external
+    (path / "sequences.txt").write_text("".join(
+        f"{ds.users.external[u]} {' '.join(ext[row - 1])}\n" for u, row in enumerate(seqs)))
+    (path / "items.tsv").write_text("item_id\tasin\ttext\n" + "".join(
+        f"{e}\tB{e}\titem number {e}\n" for e in ext))
+    (path / "item_attributes.json").write_text(json.dumps({e: [int(e) % 3] for e in ext}))
+    return path
+
+
+def test_synthesize_fits_on_members_training_rows_only(split, tmp_path):
+    ds, train, canary = split
+    src = planted_folder(tmp_path / "src", ds)
+    res = synthesize(src, "markov", out=tmp_path / "m", users=40, seed=3, member_frac=0.5)
+    assert res["users"] == 40 and res["members"] == 15 and res["non_members"] == 15
+    meta = json.loads((tmp_path / "m" / "synthetic.json").read_text())
+    members = ds.users.to_internal(meta["members"])
+    member_items = train.sequences.rows(members).items
+    back = load(tmp_path / "m")
+    np.testing.assert_array_equal(back.items.external, ds.items.external)
+    assert np.isin(back.item, member_items).all()  # not even non-members' training items
+    assert (tmp_path / "m" / "items.tsv").read_bytes() == (src / "items.tsv").read_bytes()
+    assert back.item_attrs is not None
+    again = synthesize(src, "markov", out=tmp_path / "m2", users=40, seed=3, member_frac=0.5)
+    assert load(tmp_path / "m2").sequences() == back.sequences() and again["members"] == 15
+
+    res = synthesize(src, "dp-markov", out=tmp_path / "dp", seed=3, epsilon=1e4,
+                     params={"max_len": 10, "spurious": 1e-9})
+    assert res["accounting"]["epsilon"] == 1e4 and res["members"] == 30
+    meta = json.loads((tmp_path / "dp" / "synthetic.json").read_text())
+    assert meta["accounting"]["parts"]["transitions"]["sensitivity"] == 9
+    assert not np.isin(load(tmp_path / "dp").item, canary).any()
+    with pytest.raises(ConfigError, match="epsilon"):
+        synthesize(src, "markov", out=tmp_path / "x", epsilon=1.0)
