@@ -40,7 +40,7 @@ def main() -> None:
     ap.add_argument("--skip-full", action="store_true", help="no full retrain (variants)")
     args = ap.parse_args()
 
-    from shopaug.data import Sequences, TrainSet
+    from shopaug.data import Sequences
     from shopaug.evaluation import evaluate
     from shopaug.experiment import load_run
     from shopaug.models import create
@@ -54,8 +54,7 @@ def main() -> None:
                                             strict=True)}
     rows = [np.append(train.sequences[u], extra[u]) if u in extra else train.sequences[u]
             for u in range(train.n_users)]
-    grown = TrainSet(Sequences.from_lists(rows), train.n_items, item_text=train.item_text,
-                     item_attrs=train.item_attrs)
+    grown = dataclasses.replace(train, sequences=Sequences.from_lists(rows))
 
     def score(m) -> dict:
         out = evaluate(m, split, "test")

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from shopaug.data import Sequences, TrainSet
+from shopaug.data import Sequences
 
 __all__ = [
     "copy_rates",
@@ -188,9 +188,6 @@ class SynthData:
     meta: dict[str, Any]
 
 
-def trainset(seqs: Sequences, like: TrainSet) -> TrainSet:
-    return TrainSet(seqs, like.n_items, item_text=like.item_text, item_attrs=like.item_attrs)
-
 
 def read_synthetic(path: Any, real: Any, split: Any) -> SynthData:
     """A synthetic dataset folder (written by ``shopaug synth``) in the real data's ids."""
@@ -285,7 +282,7 @@ def synth_report(
         out["train_on_real"] = dict(train_on_real)
     for name, seqs in fits:
         t0 = time.perf_counter()
-        sp_ = dataclasses.replace(split, train=trainset(seqs, train))
+        sp_ = dataclasses.replace(split, train=dataclasses.replace(train, sequences=seqs))
         model, _ = fit_model(rc, sp_, seed=seed, epochs=epochs, progress=progress)
         models[name] = model
         res = evaluate(model, split, "test")

@@ -31,6 +31,25 @@ def catalog_from_dataset(ds: Any) -> Catalog:
                    categories=None, source=str(ds.source))
 
 
+def catalog_positions(ds: Any, catalog: Catalog) -> np.ndarray:
+    """The dataset's internal item id of every catalogue product (-1 where it has none)."""
+    ids = np.array([str(i) for i in catalog.ids], dtype=object)
+    known = np.array([i in ds.items for i in ids], dtype=bool)
+    pos = np.full(len(ids), -1, np.int64)
+    if known.any():
+        pos[known] = ds.items.to_internal(ids[known])
+    return pos
+
+
+def align_scores(scores: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Per-item scores (indexed by internal id) as per-product scores; products the model
+    does not know (or scores it) get the lowest score, so a boost never favours them."""
+    out = np.where(positions > 0, scores[np.maximum(positions, 0)], np.nan).astype(np.float64)
+    finite = np.isfinite(out)
+    out[~finite] = out[finite].min() if finite.any() else 0.0
+    return out
+
+
 def user_scores(
     model: Any,
     ds: Any,
@@ -50,13 +69,4 @@ def user_scores(
     if user is not None and ds.users.get(user) is not None:
         uid = int(ds.users.get(user))
     scores = model.score(np.array([uid]), Sequences.from_lists([np.asarray(hist, np.int64)]))[0]
-    out = np.full(len(catalog), np.nan, dtype=np.float64)
-    ids = [str(i) for i in catalog.ids]
-    present = np.array([i in ds.items for i in ids])
-    if present.any():
-        internal = ds.items.to_internal(np.array(ids, dtype=object)[present])
-        out[present] = scores[internal]
-    finite = np.isfinite(out)
-    floor = out[finite].min() if finite.any() else 0.0
-    out[~finite] = floor
-    return out
+    return align_scores(scores, catalog_positions(ds, catalog))

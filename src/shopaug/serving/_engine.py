@@ -109,6 +109,10 @@ class Engine:
         self.bundle = self._load_bundle()
         self.search = self._search_index()
         self._catalog_items: np.ndarray | None = None  # internal item id per search product
+        if self.search is not None:
+            from shopaug.search._personal import catalog_positions
+
+            self._catalog_items = catalog_positions(self.ds, self.search.catalog)
         gc.freeze()
         self._flusher.start()
 
@@ -359,25 +363,16 @@ class Engine:
                                  IndexConfig(method="bm25", b=0.5, spell=True))
 
     def _boost(self, user_id: str | None, hist: np.ndarray, b: Bundle) -> np.ndarray:
-        """The model's score of every search-catalogue product for this user; products the
-        model does not know get the lowest score, so the boost never favours them."""
-        if self._catalog_items is None:
-            ids = np.array([str(i) for i in self.search.catalog.ids], dtype=object)
-            known = np.array([i in self.ds.items for i in ids])
-            pos = np.full(len(ids), -1, np.int64)
-            if known.any():
-                pos[known] = self.ds.items.to_internal(ids[known])
-            self._catalog_items = pos
+        """The model's score of every search-catalogue product for this user (see
+        ``align_scores``), from the vector fast path when the bundle has one."""
+        from shopaug.search._personal import align_scores
+
         seqs = Sequences.from_lists([hist])
         if b.item_raw is not None:
             scores = b.item_raw @ b.model.query_vectors(seqs)[0]
         else:
             scores = b.model.score(np.array([self._user_row(user_id, b.model)]), seqs)[0]
-        pos = self._catalog_items
-        out = np.where(pos > 0, scores[np.maximum(pos, 0)], np.nan).astype(np.float64)
-        finite = np.isfinite(out)
-        out[~finite] = out[finite].min() if finite.any() else 0.0
-        return out
+        return align_scores(scores, self._catalog_items)
 
     def search_items(self, q: str, k: int = 10, user_id: str | None = None) -> dict[str, Any]:
         if self.search is None:
