@@ -13,7 +13,7 @@ $(BIN)/python:
 # torch is pinned in pyproject; installing it first keeps pip on the local CPU wheel.
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[dev,lm,search,serve,synth]'
+	$(BIN)/pip install -e '.[dev,lm,search,serve,synth,scale,track]'
 	$(BIN)/python -m shopaug.search._wordnet
 	@# the UI test drives Debian's Chromium (never 'playwright install'); root can add it
 	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \

@@ -209,10 +209,12 @@ def fit_model(
     progress: bool = True,
     log=None,
     checkpoint_dir: Path | None = None,
+    dist: Any = None,
 ):
     """Fit the configured model on ``split.train`` (with its recipe: resampling and offline
     expansion first, online or contrastive use inside ``fit``), early-stopping on the
-    validation targets. Returns (model, fit_seconds); ``split.test`` is never read."""
+    validation targets. Returns (model, fit_seconds); ``split.test`` is never read.
+    ``dist`` makes this one rank of data-parallel training (see ``shopaug.engine``)."""
     from shopaug.models import create
 
     model = create(rc.model, **rc.config)
@@ -241,6 +243,7 @@ def fit_model(
         log=log,
         checkpoint_dir=checkpoint_dir,
         recipe=recipe,
+        dist=dist,
     )
     t0 = time.perf_counter()
     model.fit(train_set, options)
@@ -278,12 +281,18 @@ def fit_and_evaluate(
     progress: bool = True,
     log=None,
     checkpoint_dir: Path | None = None,
+    engine: Any = None,
 ):
-    """Fit the configured model on ``split.train`` and evaluate it. Returns (model, record)."""
-    model, fit_seconds = fit_model(
-        rc, split, seed=seed, epochs=epochs, progress=progress, log=log,
-        checkpoint_dir=checkpoint_dir,
-    )
+    """Fit the configured model on ``split.train`` and evaluate it. Returns (model, record).
+
+    On a Ray ``engine`` the model trains with Ray Train and evaluation is sharded there."""
+    if getattr(engine, "name", "local") == "ray":
+        model, fit_seconds = engine.fit(rc, split, seed=seed, epochs=epochs, log=log)
+    else:
+        model, fit_seconds = fit_model(
+            rc, split, seed=seed, epochs=epochs, progress=progress, log=log,
+            checkpoint_dir=checkpoint_dir,
+        )
     record: dict[str, Any] = {
         "model": rc.model,
         "preset": rc.preset,
@@ -295,9 +304,11 @@ def fit_and_evaluate(
         "fit_seconds": round(fit_seconds, 2),
         "epochs_run": len(model.history_),
         "history": model.history_,
-        "valid": evaluate(model, split, "valid", beyond=False),
-        "test": {h: evaluate(model, split, "test", history=h) for h in HISTORY_CONVENTIONS},
+        "valid": evaluate(model, split, "valid", beyond=False, engine=engine),
+        "test": {h: evaluate(model, split, "test", history=h, engine=engine)
+                 for h in HISTORY_CONVENTIONS},
         "peak_rss_mb": round(peak_rss_mb(), 1),
+        "engine": getattr(engine, "name", "local"),
     }
     return model, record
 
@@ -412,6 +423,7 @@ def train_run(
     progress: bool = True,
     log=None,
     checkpoint_dir: str | Path | None = None,
+    engine: Any = None,
 ) -> dict:
     """Train one model and write RUN_DIR: run.json, model/, results.json, report.html.
 
@@ -424,7 +436,7 @@ def train_run(
     sp = make_split(ds, split)
     model, record = fit_and_evaluate(
         rc, sp, seed=seed, epochs=epochs, progress=progress, log=log,
-        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir),
+        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir), engine=engine,
     )
     results = _results(out.name, ds, sp, {rc.model: record}, rc.model)
 
@@ -528,15 +540,16 @@ def load_run(run_dir: str | Path, model: str | None = None):
 
 def evaluate_run(
     run_dir: str | Path, *, which: str = "test", history: str = "exclude",
-    model: str | None = None,
+    model: str | None = None, engine: Any = None,
 ) -> dict:
-    """Re-evaluate a saved run: one flat dict of metrics for the chosen split and convention."""
+    """Re-evaluate a saved run: one flat dict of metrics for the chosen split and convention
+    (ranked on ``engine``, sharded by users, when given)."""
     if history not in HISTORY_CONVENTIONS:
         raise ConfigError(f"history must be one of {HISTORY_CONVENTIONS}, got {history!r}")
     if which not in ("valid", "test"):
         raise ConfigError(f"split must be 'valid' or 'test', got {which!r}")
     _, sp, m, name = load_run(run_dir, model)
-    out = evaluate(m, sp, which, history=history)  # type: ignore[arg-type]
+    out = evaluate(m, sp, which, history=history, engine=engine)  # type: ignore[arg-type]
     return {"model": name, "protocol": sp.protocol, **out}
 
 
@@ -549,6 +562,7 @@ def augment_dataset(
     seed: int = 0,
     split: str = "loo",
     max_len: int = 50,
+    engine: Any = None,
 ) -> dict[str, int]:
     """Expand the training partition of ``data`` with ``recipe`` and write Parquet to ``out``.
 
@@ -557,8 +571,8 @@ def augment_dataset(
     The recipe, seed and data fingerprint are stored in the file's metadata."""
     import pyarrow as pa
 
-    from shopaug.augment import expand, load_recipe, write_expanded
-    from shopaug.random import make_rng
+    from shopaug.augment import load_recipe, write_expanded
+    from shopaug.engine import augment as sharded_augment
 
     rec = load_recipe(recipe)
     ds = load(data)
@@ -567,7 +581,8 @@ def augment_dataset(
     n_copies = copies if copies is not None else int(rec.train.get("copies", 1))
     if n_copies < 1:
         raise ConfigError(f"--copies must be >= 1, got {n_copies}")
-    table = expand(sp.train, aug, make_rng(seed), copies=n_copies, max_len=max_len)
+    # sharded by users, each shard seeded from (seed, shard): any engine, same samples
+    table = sharded_augment(sp.train, aug, seed, copies=n_copies, max_len=max_len, engine=engine)
     col = table["items"].combine_chunks()
     flat = np.asarray(col.flatten(), dtype=np.int64)
     ext = np.full(len(flat), MASK_ID, dtype=object)  # the mask token has no external id
@@ -580,6 +595,7 @@ def augment_dataset(
     write_expanded(table, out, {
         "recipe": rec.to_dict(), "seed": seed, "copies": n_copies, "split": split,
         "data": _source(data), "fingerprint": fingerprint(ds), "max_len": max_len,
+        "engine": getattr(engine, "name", "local"),
     })
     n_orig = int(np.sum(table["copy"].to_numpy() == 0))
     return {"originals": n_orig, "augmented": table.num_rows - n_orig, "items": len(flat)}

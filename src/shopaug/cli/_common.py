@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+EngineOpt = Annotated[
+    str, typer.Option(help="Where heavy steps run: local (this process) or ray.")
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(help="Ray cluster to join (host:port or auto); default: start a local one."),
+]
+WorkersOpt = Annotated[int, typer.Option(help="Ray Train workers (--engine ray).")]
 
 
 def print_json(obj: Any) -> None:
@@ -24,3 +37,16 @@ def epoch_logger(name: str):
         print("  ".join(parts), file=sys.stderr, flush=True)
 
     return log
+
+
+@contextmanager
+def engine_scope(name: str, address: str | None, workers: int = 2) -> Iterator[Any]:
+    """The named engine (``shopaug.engine``), shut down afterwards if this command started it;
+    None for the local engine, whose steps run in-process as before."""
+    from shopaug.engine import get_engine
+
+    engine = get_engine(name, address=address, workers=workers)
+    try:
+        yield None if engine.name == "local" else engine
+    finally:
+        engine.close()

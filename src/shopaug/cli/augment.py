@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from shopaug.cli._common import AddressOpt, EngineOpt
+
 
 def augment(
     data: Annotated[str, typer.Option(help="Dataset folder, CSV/Parquet log or bundled:NAME.")],
@@ -19,17 +21,24 @@ def augment(
     split: Annotated[str, typer.Option(help="loo or temporal: only its training part is used.")]
     = "loo",
     max_len: Annotated[int, typer.Option(help="Newest items of each sequence augmented.")] = 50,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
 ) -> None:
     """Expand the TRAINING partition of a dataset with a recipe and write it as Parquet.
 
     One row per sample: user and item ids (external), the source row, the copy number
     (0 = original) and the operators applied. Held-out items never reach the output.
+    Users are augmented in shards seeded from (seed, shard), so ``--engine ray`` writes the
+    same samples as the local engine.
     """
+    from shopaug.cli._common import engine_scope
     from shopaug.experiment import augment_dataset
 
-    summary = augment_dataset(
-        data, recipe, out, copies=copies, seed=seed, split=split, max_len=max_len
-    )
+    with engine_scope(engine, address) as eng:
+        summary = augment_dataset(
+            data, recipe, out, copies=copies, seed=seed, split=split, max_len=max_len,
+            engine=eng,
+        )
     print(
         f"{summary['originals']} original + {summary['augmented']} augmented sequences "
         f"({summary['items']} items) -> {out}"

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from shopaug.cli._common import AddressOpt, EngineOpt
+
 
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="Folder written by 'shopaug train' or demo.")],
@@ -14,12 +16,15 @@ def evaluate(
     history: Annotated[str, typer.Option(help="exclude, zero or keep.")] = "exclude",
     model: Annotated[str | None, typer.Option(help="Model of a multi-model run.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
 ) -> None:
     """Evaluate RUN_DIR's model, ranking the whole catalogue for every user."""
-    from shopaug.cli._common import print_json
+    from shopaug.cli._common import engine_scope, print_json
     from shopaug.experiment import evaluate_run
 
-    out = evaluate_run(run_dir, which=split, history=history, model=model)
+    with engine_scope(engine, address) as eng:
+        out = evaluate_run(run_dir, which=split, history=history, model=model, engine=eng)
     if json:
         print_json(out)
         return

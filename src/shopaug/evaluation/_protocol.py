@@ -96,6 +96,7 @@ def evaluate(
     history: str = "exclude",
     batch_size: int = 1024,
     beyond: bool = True,
+    engine: object = None,
 ) -> dict[str, object]:
     """Evaluate ``model`` on one side of ``split`` with full ranking.
 
@@ -105,10 +106,17 @@ def evaluate(
     users with short (at most ``SHORT_MAX`` items) and long histories. Under the
     ``cold-items`` protocol (``split.cold`` set), ``slices`` also holds ``cold``: accuracy on
     the cases whose target is a cold item (see ``cold_slice``), with or without ``beyond``.
-    ``split``, ``history`` and ``n_cases`` state how the figures were produced.
+    ``split``, ``history`` and ``n_cases`` state how the figures were produced. With an
+    ``engine`` (``shopaug.engine``), cases are ranked in shards there and gathered before
+    any average is taken, so the figures are the same.
     """
     cases = split.targets(which)
-    ranks, tops = rank_cases(model, cases, history=history, batch_size=batch_size)
+    if engine is None:
+        ranks, tops = rank_cases(model, cases, history=history, batch_size=batch_size)
+    else:
+        from shopaug.engine import rank_cases as rank_sharded
+
+        ranks, tops = rank_sharded(model, cases, history=history, engine=engine)
     out: dict[str, object] = {"split": which, "history": history, "n_cases": len(cases)}
     out.update(accuracy(ranks))
     if beyond:

@@ -221,6 +221,18 @@ class _Net(nn.Module):
         return self.norm(x) if self.norm_first else x
 
 
+class _Forward(nn.Module):
+    """One training forward pass as a module, so data-parallel training can wrap it."""
+
+    def __init__(self, net: _Net) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        table = self.net.table()  # once per step: with text, a projection of every item
+        return self.net(seq, table), table
+
+
 def _zscore(x: torch.Tensor) -> torch.Tensor:
     """Standardise each row (scores of two sources share no scale otherwise)."""
     return (x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + 1e-6)
@@ -359,8 +371,14 @@ class SASRec(BaseRecommender):
             # a recipe's knowledge source becomes part of the model (and of its saved config)
             self.config = dataclasses.replace(self.config, text=options.recipe.train["text"])
         cfg = self.config
+        dist = options.dist
         rng = make_rng(options.seed)
-        torch.manual_seed(options.seed)
+        # data-parallel ranks share the epoch plan (``plan``) but draw their own augmentation
+        # and negatives (``rng``); a single process keeps one stream for both
+        plan = rng if dist is None else make_rng(np.random.SeedSequence([options.seed, 0xD1]))
+        if dist is not None:
+            rng = make_rng(np.random.SeedSequence([options.seed, 0xD2, dist.rank]))
+        torch.manual_seed(options.seed)  # same initial weights on every rank
         warm = options.warm_start and getattr(self, "net_", None) is not None
         if warm and self.n_items_ != train.n_items:
             raise ValueError(f"warm start needs the same catalogue: the model has "
@@ -375,6 +393,9 @@ class SASRec(BaseRecommender):
 
                 text = torch.from_numpy(item_embeddings(train, options.encoder))
             self.net_ = _Net(n, cfg, extra=1 if views is not None else 0, text=text)
+        forward: nn.Module = _Forward(self.net_)
+        if dist is not None:
+            forward = dist.wrap(forward)
         opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sampler = fit_sampler(cfg.sampler, train, options) if cfg.loss != "ce" else None
         windows = _windows(train.sequences, cfg.max_len)
@@ -384,14 +405,15 @@ class SASRec(BaseRecommender):
 
         def batches(epoch: int) -> list:
             # Bucket by length so each batch is padded only to its own longest sequence.
-            order = rng.permutation(len(windows))
+            order = plan.permutation(len(windows))
             chunk = cfg.batch_size * 64
             out = []
             for s in range(0, len(order), chunk):
                 part = order[s : s + chunk]
                 part = part[np.argsort(lengths[part], kind="stable")]
                 out += [part[i : i + cfg.batch_size] for i in range(0, len(part), cfg.batch_size)]
-            return [out[i] for i in rng.permutation(len(out))]
+            out = [out[i] for i in plan.permutation(len(out))]
+            return out if dist is None else dist.shard(out)
 
         def step(idx: np.ndarray) -> torch.Tensor:
             t = int(lengths[idx].max())
@@ -401,8 +423,7 @@ class SASRec(BaseRecommender):
             w = torch.from_numpy(w_np)
             inp, tgt = w[:, :-1], w[:, 1:].clone()
             tgt[tgt > n] = 0  # a masked item is never a target
-            table = self.net_.table()  # once per step: with text, a projection of every item
-            h_all = self.net_(inp, table)
+            h_all, table = forward(inp)
             loss = next_item_loss(h_all, tgt, table[: n + 1])
             if views is not None and views.mode == "contrastive":
                 loss = loss + views.weight * views.loss(self.net_, idx, w_np, h_all, rng, table)

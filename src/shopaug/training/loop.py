@@ -70,16 +70,21 @@ def run_epochs(
             if metric > best:
                 best, waited = metric, 0
                 best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-                if options.checkpoint_dir is not None:
+                if options.checkpoint_dir is not None and (
+                    options.dist is None or options.dist.rank == 0
+                ):
                     save_checkpoint(module, Path(options.checkpoint_dir), epoch, metric)
             else:
                 waited += 1
         history.append(record)
         if options.log is not None:
             options.log(record)
-        if options.validate is not None and waited >= options.patience:
-            break
-        if options.time_budget is not None and time.perf_counter() - start > options.time_budget:
+        stop = (options.validate is not None and waited >= options.patience) or (
+            options.time_budget is not None and time.perf_counter() - start > options.time_budget
+        )
+        if options.dist is not None:
+            stop = options.dist.any(stop)  # ranks stop together or hang in the next step
+        if stop:
             break
     if best_state is not None:
         module.load_state_dict(best_state)

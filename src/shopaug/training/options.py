@@ -31,6 +31,8 @@ class TrainOptions:
             ``encode(list[str])``); default the cached MiniLM ``shopaug.lm.TextEncoder``.
         warm_start: continue from the model's current weights instead of re-initialising
             (incremental updates); models without learned weights to keep refit from scratch.
+        dist: this process's rank in a data-parallel group (``shopaug.training.distributed``;
+            set by the Ray engine), or None for single-process training.
     """
 
     seed: int = 0
@@ -46,3 +48,4 @@ class TrainOptions:
     recipe: Any = None
     encoder: Any = None
     warm_start: bool = False
+    dist: Any = None
