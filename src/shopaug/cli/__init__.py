@@ -26,6 +26,7 @@ def _register() -> None:
         evaluate,
         knowledge,
         presets,
+        runs,
         search,
         serve,
         synth,
@@ -41,11 +42,13 @@ def _register() -> None:
     app.command("knowledge")(knowledge.knowledge)
     app.command("ablate")(ablate.ablate)
     app.command("tune-augment")(tune.tune_augment)
+    app.command("tune")(tune.tune)
     app.command("serve")(serve.serve)
     app.command("update")(serve.update)
     app.add_typer(data.app, name="data")
     app.add_typer(search.app, name="search")
     app.add_typer(synth.app, name="synth")
+    app.add_typer(runs.app, name="runs")
 
 
 _register()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,9 @@ def ablate(
         str, typer.Option(help="loo (leave-one-out), temporal, or cold (10% of items unseen).")
     ] = "loo",
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    track: Annotated[bool | None, typer.Option(
+        "--track/--no-track", help="Log the ablation to MLflow (default: $SHOPAUG_TRACKING).")]
+    = None,
 ) -> None:
     """Train without augmentation and with each recipe over several seeds; write a table
     (mean ± std, relative gain with a paired bootstrap interval over users, tail-item and
@@ -30,10 +34,14 @@ def ablate(
     from shopaug.ablation import ablate as run
     from shopaug.ablation import format_ablation
     from shopaug.cli._common import epoch_logger
+    from shopaug.tracking import ablation_record, log_record
 
+    started = time.time()
     summary = run(
         data, recipes, out, model=model, preset=preset, config_file=config, seeds=seeds,
         epochs=epochs, split=split, progress=progress, log=epoch_logger("train"),
     )
     print(format_ablation(summary))
     print(f"\nablation: {out}")
+    log_record("ablate", lambda: ablation_record(out, epochs=epochs), start_time=started,
+               enabled=track)

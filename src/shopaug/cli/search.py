@@ -178,13 +178,20 @@ def finetune(
         help="Edit half the training queries (typos, synonyms, word drops).")] = True,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    track: Annotated[bool | None, typer.Option(
+        "--track/--no-track", help="Log the model to MLflow (default: $SHOPAUG_TRACKING).")]
+    = None,
 ) -> None:
     """Fine-tune MiniLM with in-batch and BM25-mined hard negatives."""
+    import time
+
     import numpy as np
 
     from shopaug.search._finetune import FinetuneConfig
     from shopaug.search._pipeline import judged_pairs, read_pairs, train_encoder
+    from shopaug.tracking import finetune_record, log_record
 
+    started = time.time()
     if (pairs is None) == (judgments is None):
         raise typer.BadParameter("give exactly one of --pairs or --judgments")
     cat = _catalog(catalog)
@@ -196,6 +203,8 @@ def finetune(
     train_encoder(cat, data, out, config=cfg, seed=seed, perturb=perturb, progress=progress,
                   record={"pairs_file": str(pairs or judgments)})
     print(f"fine-tuned on {len(data)} pairs -> {out}", file=sys.stderr)
+    log_record("search-finetune", lambda: finetune_record(out), start_time=started,
+               enabled=track)
 
 
 @app.command("evaluate")

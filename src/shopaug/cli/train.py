@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from shopaug.cli._common import AddressOpt, EngineOpt, WorkersOpt
+
 
 def train(
     data: Annotated[str, typer.Option(help="Dataset folder, CSV/Parquet log or bundled:NAME.")],
@@ -30,18 +32,31 @@ def train(
     checkpoint_dir: Annotated[
         Path | None, typer.Option(help="Keep the best weights here while training.")
     ] = None,
+    track: Annotated[bool | None, typer.Option(
+        "--track/--no-track", help="Log the run to MLflow (default: $SHOPAUG_TRACKING).")]
+    = None,
+    engine: EngineOpt = "local",
+    address: AddressOpt = None,
+    workers: WorkersOpt = 2,
 ) -> None:
     """Train, evaluate on validation and test (full ranking), write RUN_DIR with a report."""
-    from shopaug.cli._common import epoch_logger
+    import time
+
+    from shopaug.cli._common import engine_scope, epoch_logger
     from shopaug.evaluation.report import format_table
     from shopaug.experiment import resolve, train_run
+    from shopaug.tracking import log_record, train_record
 
+    started = time.time()
     rc = resolve(model=model, preset=preset, config_file=config, recipe=recipe)
     if threads is not None:
         rc = dataclasses.replace(rc, train={**rc.train, "threads": threads})
-    results = train_run(
-        data, rc, out, seed=seed, epochs=epochs, split=split, progress=progress,
-        log=epoch_logger(rc.model), checkpoint_dir=checkpoint_dir,
-    )
+    with engine_scope(engine, address, workers) as eng:
+        results = train_run(
+            data, rc, out, seed=seed, epochs=epochs, split=split, progress=progress,
+            log=epoch_logger(rc.model), checkpoint_dir=checkpoint_dir, engine=eng,
+        )
     print(format_table(results))
     print(f"\nrun: {out}")
+    log_record("train", lambda: train_record(out, epochs=epochs), start_time=started,
+               enabled=track)
