@@ -51,12 +51,14 @@ class _Where:
         self.delimiter = delimiter
         self._lines: list[int] | None = None
 
+    def _rows(self) -> Iterator[str]:
+        assert self.text is not None
+        return io.StringIO(self.text, newline="")
+
     def records(self) -> Iterator[tuple[int, list[str]]]:
         """Start line and fields of each non-blank record: the header, then one per row."""
-        assert self.text is not None
         quoting = csv.QUOTE_MINIMAL if self.delimiter == "," else csv.QUOTE_NONE
-        rows = io.StringIO(self.text, newline="")
-        reader = csv.reader(rows, delimiter=self.delimiter, quoting=quoting)
+        reader = csv.reader(self._rows(), delimiter=self.delimiter, quoting=quoting)
         start = 1
         for fields in reader:
             if fields:
