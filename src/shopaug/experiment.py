@@ -51,7 +51,8 @@ class RunConfig:
         model: registered model name.
         config: model config overrides (validated by the model's config class).
         train: run settings: ``patience``, ``eval_every``, ``time_budget_minutes``,
-            ``threads``, ``valid_users`` (validation cases used for early stopping).
+            ``threads``, ``valid_users`` (validation cases used for early stopping; 0 for
+            none: fixed epochs, as in throughput benchmarks).
         description: one line for reports.
         preset: the preset this came from, if any.
         recipe: the augmentation recipe (``Recipe.to_dict()``), or None for none.
@@ -239,7 +240,7 @@ def fit_model(
         time_budget=None if budget is None else float(budget) * 60,
         threads=tr.get("threads"),
         progress=progress,
-        validate=validate,
+        validate=None if n_valid == 0 else validate,  # 0: no validation, no early stop
         log=log,
         checkpoint_dir=checkpoint_dir,
         recipe=recipe,

@@ -403,6 +403,10 @@ class SASRec(BaseRecommender):
         if views is not None:
             views.prepare(windows)
 
+        # data-parallel ranks each take 1/world of a batch: the averaged gradient is that of
+        # one batch of ``batch_size``, and an epoch has as many steps as in one process
+        bs = cfg.batch_size if dist is None else max(1, cfg.batch_size // dist.world)
+
         def batches(epoch: int) -> list:
             # Bucket by length so each batch is padded only to its own longest sequence.
             order = plan.permutation(len(windows))
@@ -411,7 +415,7 @@ class SASRec(BaseRecommender):
             for s in range(0, len(order), chunk):
                 part = order[s : s + chunk]
                 part = part[np.argsort(lengths[part], kind="stable")]
-                out += [part[i : i + cfg.batch_size] for i in range(0, len(part), cfg.batch_size)]
+                out += [part[i : i + bs] for i in range(0, len(part), bs)]
             out = [out[i] for i in plan.permutation(len(out))]
             return out if dist is None else dist.shard(out)
 
