@@ -690,3 +690,47 @@ def extract_knowledge(
 
 def _tsv(text: str) -> str:
     return " ".join(str(text).split())  # no tabs or newlines inside a field
+
+
+def negatives_dataset(
+    data: str | Path,
+    sampler: str,
+    out: str | Path,
+    *,
+    k: int = 8,
+    seed: int = 0,
+    split: str = "loo",
+    engine: Any = None,
+) -> dict[str, Any]:
+    """Draw ``k`` negatives for every TRAINING interaction of ``data`` with a sampler fitted
+    on the training partition, sharded by users (same samples on every engine), and write
+    Parquet: ``user``/``position``/``item``/``negatives`` (internal ids) plus ``user_id``,
+    ``item_id`` and ``negative_ids`` in the data's own ids; the sampler, seed and data
+    fingerprint in the file's metadata (key ``shopaug.negatives``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shopaug._fs import write_file_atomic
+    from shopaug.engine import negatives
+    from shopaug.models._base import fit_sampler
+
+    if k < 1:
+        raise ConfigError(f"--k must be >= 1, got {k}")
+    ds = load(data)
+    sp = make_split(ds, split)
+    fitted = fit_sampler(sampler, sp.train, TrainOptions(seed=seed, progress=False))
+    table = negatives(sp.train, fitted, k, seed, engine=engine)
+    neg = np.asarray(table["negatives"].combine_chunks().flatten(), dtype=np.int64)
+    ext = pa.array(ds.items.to_external(neg).astype(str))
+    table = table.append_column(
+        "user_id", pa.array(ds.users.to_external(table["user"].to_numpy()).astype(str)))
+    table = table.append_column(
+        "item_id", pa.array(ds.items.to_external(table["item"].to_numpy()).astype(str)))
+    table = table.append_column("negative_ids", pa.FixedSizeListArray.from_arrays(ext, k))
+    meta = {"sampler": fitted.to_config(), "k": k, "seed": seed, "split": split,
+            "data": _source(data), "fingerprint": fingerprint(ds),
+            "engine": getattr(engine, "name", "local")}
+    table = table.replace_schema_metadata(
+        {b"shopaug.negatives": json.dumps(meta, sort_keys=True, default=_json_default).encode()})
+    write_file_atomic(Path(out), lambda tmp: pq.write_table(table, tmp))
+    return {"rows": table.num_rows, "k": k, "users": int(np.unique(table["user"]).size)}

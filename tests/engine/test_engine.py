@@ -134,3 +134,46 @@ def test_ray_train_ddp_agrees_with_local(ray_engine):
 def test_ray_refuses_models_without_data_parallel_training(ray_engine, beauty_split):
     with pytest.raises(ConfigError, match="data-parallel"):
         fit_and_evaluate(resolve(model="itemknn"), beauty_split, engine=ray_engine)
+
+
+def test_cli_on_a_running_cluster_writes_what_local_writes(ray_engine, tmp_path):
+    """augment, negatives and evaluate with ``--engine ray --address auto`` (joining the
+    cluster this module started) give the same files and figures as the local engine."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    from shopaug.data import bundled_path
+
+    data = tmp_path / "beauty300"
+    data.mkdir()
+    lines = (bundled_path("amazon-beauty") / "sequences.txt").read_text().splitlines()[:300]
+    (data / "sequences.txt").write_text("\n".join(lines) + "\n")
+    exe = [str(Path(sys.executable).parent / "shopaug")]
+    ray_args = ["--engine", "ray", "--address", "auto"]
+
+    def run(*args):
+        p = subprocess.run([*exe, *map(str, args)], capture_output=True, text=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+        assert p.returncode == 0, p.stderr[-2000:]
+        return p.stdout
+
+    for cmd, extra in (("augment", ["--recipe", "recommended", "--copies", "2"]),
+                       ("negatives", ["--sampler", "popularity", "--k", "4"])):
+        a, b = tmp_path / f"{cmd}-local.parquet", tmp_path / f"{cmd}-ray.parquet"
+        run(cmd, "--data", data, "--out", a, "--seed", "2", *extra)
+        run(cmd, "--data", data, "--out", b, "--seed", "2", *extra, *ray_args)
+        ta, tb = pq.read_table(a), pq.read_table(b)
+        assert ta.num_rows > 300 and ta.equals(tb), cmd
+    neg = pq.read_table(tmp_path / "negatives-ray.parquet")
+    assert b'"engine": "ray"' in neg.schema.metadata[b"shopaug.negatives"]
+
+    run_dir = tmp_path / "run"
+    run("train", "--data", data, "--model", "itemknn", "--out", run_dir, "--no-progress")
+    local = json.loads(run("evaluate", run_dir, "--json"))
+    on_ray = json.loads(run("evaluate", run_dir, "--json", *ray_args))
+    assert local["n_cases"] == 300 and on_ray == local

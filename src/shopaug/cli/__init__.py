@@ -25,6 +25,7 @@ def _register() -> None:
         demo,
         evaluate,
         knowledge,
+        negatives,
         presets,
         runs,
         search,
@@ -39,6 +40,7 @@ def _register() -> None:
     app.command("evaluate")(evaluate.evaluate)
     app.command("presets")(presets.presets)
     app.command("augment")(augment.augment)
+    app.command("negatives")(negatives.negatives)
     app.command("knowledge")(knowledge.knowledge)
     app.command("ablate")(ablate.ablate)
     app.command("tune-augment")(tune.tune_augment)
