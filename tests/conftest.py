@@ -16,3 +16,31 @@ os.environ.pop("MLFLOW_TRACKING_URI", None)
 import torch
 
 torch.set_num_threads(1)
+
+import pytest  # noqa: E402
+
+#: Tiny SASRec settings for CLI runs on ``beauty300``.
+SMALL_CONFIG = "[config]\ndim = 8\nheads = 1\nbatch_size = 64\n\n[train]\npatience = 5\n"
+
+
+@pytest.fixture(scope="session")
+def beauty300(tmp_path_factory):
+    """The first 300 users of bundled Beauty as a dataset folder, and a small config file."""
+    from shopaug.data import bundled_path
+
+    folder = tmp_path_factory.mktemp("beauty300")
+    lines = (bundled_path("amazon-beauty") / "sequences.txt").read_text().splitlines()[:300]
+    (folder / "sequences.txt").write_text("\n".join(lines) + "\n")
+    cfg = folder.parent / "small.toml"
+    cfg.write_text(SMALL_CONFIG)
+    return folder, cfg
+
+
+@pytest.fixture
+def ws(tmp_path, monkeypatch):
+    """MLflow tracking on (the suite's default is off), into this test's own workspace."""
+    monkeypatch.setenv("SHOPAUG_TRACKING", "1")
+    monkeypatch.setenv("SHOPAUG_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.delenv("SHOPAUG_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tmp_path / "ws"

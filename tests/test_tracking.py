@@ -13,15 +13,6 @@ from shopaug.exceptions import ConfigError
 pytestmark = pytest.mark.filterwarnings("ignore:.*noload.*")  # inside MLflow's sqlalchemy store
 
 
-@pytest.fixture
-def ws(tmp_path, monkeypatch):
-    """Tracking on, into a workspace of this test only."""
-    monkeypatch.setenv("SHOPAUG_TRACKING", "1")
-    monkeypatch.setenv("SHOPAUG_WORKSPACE", str(tmp_path / "ws"))
-    monkeypatch.delenv("SHOPAUG_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return tmp_path / "ws"
-
 
 def test_metric_names_are_valid_for_mlflow():
     from mlflow.utils.validation import _validate_metric_name, _validate_param_name

@@ -8,20 +8,6 @@ import pytest
 from test_cli import run  # tests/cli is on sys.path (pytest's prepend mode)
 
 from shopaug.augment import read_expanded
-from shopaug.data import bundled_path
-
-SMALL = "[config]\ndim = 8\nheads = 1\nbatch_size = 64\n\n[train]\npatience = 5\n"
-
-
-@pytest.fixture(scope="module")
-def beauty300(tmp_path_factory):
-    """The first 300 users of bundled Beauty, as a dataset folder."""
-    folder = tmp_path_factory.mktemp("beauty300")
-    lines = (bundled_path("amazon-beauty") / "sequences.txt").read_text().splitlines()[:300]
-    (folder / "sequences.txt").write_text("\n".join(lines) + "\n")
-    cfg = folder.parent / "small.toml"
-    cfg.write_text(SMALL)
-    return folder, cfg
 
 
 def test_augment_writes_provenance_and_is_reproducible(beauty300, tmp_path):

@@ -11,31 +11,11 @@ from typer.testing import CliRunner
 
 from shopaug import tracking
 from shopaug.cli import app
-from shopaug.data import bundled_path
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*noload.*")  # inside MLflow's sqlalchemy store
 
-SMALL = "[config]\ndim = 8\nheads = 1\nbatch_size = 64\n\n[train]\npatience = 5\n"
 
 
-@pytest.fixture(scope="module")
-def beauty300(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("beauty300")
-    lines = (bundled_path("amazon-beauty") / "sequences.txt").read_text().splitlines()[:300]
-    (folder / "sequences.txt").write_text("\n".join(lines) + "\n")
-    cfg = folder.parent / "small.toml"
-    cfg.write_text(SMALL)
-    return folder, cfg
-
-
-@pytest.fixture
-def ws(tmp_path, monkeypatch):
-    """Tracking on (the suite's default is off), into this test's own workspace."""
-    monkeypatch.setenv("SHOPAUG_TRACKING", "1")
-    monkeypatch.setenv("SHOPAUG_WORKSPACE", str(tmp_path / "ws"))
-    monkeypatch.delenv("SHOPAUG_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return tmp_path / "ws"
 
 
 def cli(*args, ok=True):

@@ -136,7 +136,7 @@ def test_ray_refuses_models_without_data_parallel_training(ray_engine, beauty_sp
         fit_and_evaluate(resolve(model="itemknn"), beauty_split, engine=ray_engine)
 
 
-def test_cli_on_a_running_cluster_writes_what_local_writes(ray_engine, tmp_path):
+def test_cli_on_a_running_cluster_writes_what_local_writes(ray_engine, beauty300, tmp_path):
     """augment, negatives and evaluate with ``--engine ray --address auto`` (joining the
     cluster this module started) give the same files and figures as the local engine."""
     import json
@@ -147,12 +147,7 @@ def test_cli_on_a_running_cluster_writes_what_local_writes(ray_engine, tmp_path)
 
     import pyarrow.parquet as pq
 
-    from shopaug.data import bundled_path
-
-    data = tmp_path / "beauty300"
-    data.mkdir()
-    lines = (bundled_path("amazon-beauty") / "sequences.txt").read_text().splitlines()[:300]
-    (data / "sequences.txt").write_text("\n".join(lines) + "\n")
+    data, _ = beauty300
     exe = [str(Path(sys.executable).parent / "shopaug")]
     ray_args = ["--engine", "ray", "--address", "auto"]
 

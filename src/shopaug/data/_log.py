@@ -96,18 +96,7 @@ def _read_csv(
 ) -> tuple[dict[str, pa.Array], _Where]:
     text = read_text(path).removeprefix("\ufeff")
     where = _Where(path, text, delimiter)
-    first = next(where.records(), None)
-    if first is None:
-        raise where.error(f"empty file: expected a header line naming {expected}")
-    raw = first[1]
-    header = [h.strip() for h in raw]
-    dup = sorted({h for h in header if h and header.count(h) > 1})
-    if dup:
-        raise where.error(f"duplicate header column(s) {dup}", header=True, column=dup[0])
-    _check_columns(header, required, expected, where)
-
-    wanted = [c for c in required + optional if c in header]
-    names = {c: raw[header.index(c)] for c in wanted}  # header names as written
+    header, wanted, names = csv_header(where, required, optional, expected)
     quoted = delimiter == ","  # TSV files have no quoting, as in the Beauty layout
     parse = pcsv.ParseOptions(
         delimiter=delimiter, quote_char='"' if quoted else False, newlines_in_values=quoted
@@ -130,6 +119,24 @@ def _read_csv(
             row=0,
         )
     return {c: table[names[c]].combine_chunks() for c in wanted}, where
+
+
+def csv_header(
+    where: _Where, required: list[str], optional: list[str], expected: str
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """The checked header of a CSV/TSV file: its stripped names, the wanted columns present
+    (required first) and each wanted column's name as written."""
+    first = next(where.records(), None)
+    if first is None:
+        raise where.error(f"empty file: expected a header line naming {expected}")
+    raw = first[1]
+    header = [h.strip() for h in raw]
+    dup = sorted({h for h in header if h and header.count(h) > 1})
+    if dup:
+        raise where.error(f"duplicate header column(s) {dup}", header=True, column=dup[0])
+    _check_columns(header, required, expected, where)
+    wanted = [c for c in required + optional if c in header]
+    return header, wanted, {c: raw[header.index(c)] for c in wanted}
 
 
 def _locate_parse_error(n_fields: int, where: _Where, err: Exception) -> DataError:

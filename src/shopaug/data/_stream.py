@@ -48,6 +48,7 @@ from shopaug.data._log import (
     _Problems,
     _times,
     _Where,
+    csv_header,
 )
 from shopaug.data._vocab import IdVocab
 from shopaug.exceptions import DataError
@@ -170,17 +171,7 @@ def _parquet_batches(path: Path, batch_rows: int) -> Iterator[_Batch]:
 
 def _csv_batches(path: Path, delimiter: str, batch_rows: int) -> Iterator[_Batch]:
     where = _PartWhere(path, delimiter)
-    first = next(where.records(), None)
-    if first is None:
-        raise where.error(f"empty file: expected a header line naming {_EXPECTED}")
-    raw = first[1]
-    header = [h.strip() for h in raw]
-    dup = sorted({h for h in header if h and header.count(h) > 1})
-    if dup:
-        raise where.error(f"duplicate header column(s) {dup}", header=True, column=dup[0])
-    _check_columns(header, _REQUIRED, _EXPECTED, where)
-    wanted = [c for c in [*_REQUIRED, Columns.Event] if c in header]
-    names = {c: raw[header.index(c)] for c in wanted}  # header names as written
+    header, wanted, names = csv_header(where, _REQUIRED, [Columns.Event], _EXPECTED)
     quoted = delimiter == ","  # as read_log: TSV files have no quoting
     reader_options = {
         # about 40 bytes a row in typical logs; Arrow splits batches at block boundaries
