@@ -37,19 +37,24 @@ def _sequences(col: pa.ChunkedArray | pa.Array) -> Sequences:
     return Sequences(offsets - offsets[0], items)
 
 
-def sequence_blocks(seqs: Sequences, rows: int = SHARD_ROWS) -> list[pa.Table]:
-    """One block per shard of ``rows`` consecutive sequences: ``shard``, ``shard_rows``,
-    ``row`` (index in ``seqs``) and ``items``."""
+def _blocks(n: int, rows: int, columns: Callable[[np.ndarray], dict]) -> list[pa.Table]:
+    """One block per shard of ``rows`` consecutive indices below ``n``: ``shard``,
+    ``shard_rows`` and ``columns(indices)``."""
     blocks = []
-    for shard, lo in enumerate(range(0, len(seqs), rows)):
-        idx = np.arange(lo, min(lo + rows, len(seqs)))
+    for shard, lo in enumerate(range(0, n, rows)):
+        idx = np.arange(lo, min(lo + rows, n))
         blocks.append(pa.table({
             "shard": np.full(len(idx), shard, dtype=np.int64),
             "shard_rows": np.full(len(idx), len(idx), dtype=np.int64),
-            "row": idx,
-            "items": _list(seqs.rows(idx)),
+            **columns(idx),
         }))
     return blocks
+
+
+def sequence_blocks(seqs: Sequences, rows: int = SHARD_ROWS) -> list[pa.Table]:
+    """One block per shard of ``rows`` consecutive sequences: ``shard``, ``shard_rows``,
+    ``row`` (index in ``seqs``) and ``items``."""
+    return _blocks(len(seqs), rows, lambda idx: {"row": idx, "items": _list(seqs.rows(idx))})
 
 
 def _shards(block: pa.Table) -> list[tuple[int, pa.Table]]:
@@ -129,18 +134,12 @@ def negatives(
 
 def case_blocks(cases: Any, rows: int = SHARD_ROWS) -> list[pa.Table]:
     """Evaluation cases (``shopaug.evaluation.Targets``) as blocks of ``rows`` cases."""
-    blocks = []
-    for shard, lo in enumerate(range(0, len(cases), rows)):
-        idx = np.arange(lo, min(lo + rows, len(cases)))
-        blocks.append(pa.table({
-            "shard": np.full(len(idx), shard, dtype=np.int64),
-            "shard_rows": np.full(len(idx), len(idx), dtype=np.int64),
-            "case": idx,
-            "user": np.asarray(cases.users[idx], dtype=np.int64),
-            "history": _list(cases.history.rows(idx)),
-            "target": np.asarray(cases.target[idx], dtype=np.int64),
-        }))
-    return blocks
+    return _blocks(len(cases), rows, lambda idx: {
+        "case": idx,
+        "user": np.asarray(cases.users[idx], dtype=np.int64),
+        "history": _list(cases.history.rows(idx)),
+        "target": np.asarray(cases.target[idx], dtype=np.int64),
+    })
 
 
 def rank_block(block: pa.Table, *, model: Any, history: str, k: int) -> pa.Table:
