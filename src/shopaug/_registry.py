@@ -31,6 +31,18 @@ def config_from_dict(cls: type, values: dict[str, Any], *, where: str) -> Any:
         raise ConfigError(f"{where}: {e}") from None
 
 
+def resolve_config(cls: type, config: Any, params: dict[str, Any], *, where: str) -> Any:
+    """A plugin's config: built from ``params``, or ``config`` (an instance of ``cls``)
+    with ``params`` on top; anything else is refused naming ``where``."""
+    if config is None:
+        return config_from_dict(cls, params, where=where)
+    if not isinstance(config, cls):
+        raise ConfigError(f"{where}: config must be a {cls.__qualname__}")
+    if params:
+        return config_from_dict(cls, {**config_fields(config), **params}, where=where)
+    return config
+
+
 def config_fields(config: Any) -> dict[str, Any]:
     """A config dataclass as a flat dict (no deep copy, unlike ``dataclasses.asdict``)."""
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}

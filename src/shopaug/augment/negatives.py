@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 import numpy as np
 
-from shopaug._registry import C, Registry, config_fields, config_from_dict
+from shopaug._registry import C, Registry, config_fields, resolve_config
 from shopaug.data import Sequences, TrainSet
 from shopaug.exceptions import ConfigError, DataError
 
@@ -155,14 +155,7 @@ class NegativeSampler:
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         where = f"sampler '{self.name or type(self).__name__}'"
-        if config is None:
-            config = config_from_dict(self.Config, params, where=where)
-        elif not isinstance(config, self.Config):
-            raise ConfigError(f"{where}: config must be a {self.Config.__qualname__}")
-        elif params:
-            merged = {**config_fields(config), **params}
-            config = config_from_dict(self.Config, merged, where=where)
-        self.config = config
+        self.config = resolve_config(self.Config, config, params, where=where)
         self.n_items_: int | None = None
 
     def __repr__(self) -> str:

@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 import numpy as np
 
 from shopaug._fs import write_dir_atomic
-from shopaug._registry import C, Registry, config_fields, config_from_dict
+from shopaug._registry import C, Registry, config_from_dict, resolve_config
 from shopaug.augment.augmenters import NotFittedError
 from shopaug.data import Dataset, Sequences, TrainSet
 from shopaug.exceptions import ConfigError, DataError
@@ -198,14 +198,7 @@ class SequenceGenerator:
 
     def __init__(self, config: Any = None, **params: Any) -> None:
         where = f"generator '{self.name or type(self).__name__}'"
-        if config is None:
-            config = config_from_dict(self.Config, params, where=where)
-        elif not isinstance(config, self.Config):
-            raise ConfigError(f"{where}: config must be a {self.Config.__qualname__}")
-        elif params:
-            config = config_from_dict(self.Config, {**config_fields(config), **params},
-                                      where=where)
-        self.config = config
+        self.config = resolve_config(self.Config, config, params, where=where)
         self.n_items_: int | None = None
 
     def __repr__(self) -> str:
@@ -801,12 +794,7 @@ class TabularSynth:
     """
 
     def __init__(self, config: TabularConfig | None = None, **params: Any) -> None:
-        if config is None:
-            config = config_from_dict(TabularConfig, params, where="tabular")
-        elif params:
-            config = config_from_dict(TabularConfig, {**config_fields(config), **params},
-                                      where="tabular")
-        self.config = config
+        self.config = resolve_config(TabularConfig, config, params, where="tabular")
         self.model_: Any = None
 
     def __repr__(self) -> str:
