@@ -11,7 +11,7 @@ class LocalEngine:
     name = "local"
 
     def map_blocks(
-        self, fn: Callable[[pa.Table], pa.Table], blocks: list[pa.Table], *, progress: bool = False
+        self, fn: Callable[[pa.Table], pa.Table], blocks: list[pa.Table]
     ) -> list[pa.Table]:
         return [fn(b) for b in blocks]
 

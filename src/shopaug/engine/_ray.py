@@ -56,7 +56,7 @@ class RayEngine:
         ctx.execution_options.preserve_order = True
 
     def map_blocks(
-        self, fn: Callable[[pa.Table], pa.Table], blocks: list[pa.Table], *, progress: bool = False
+        self, fn: Callable[[pa.Table], pa.Table], blocks: list[pa.Table]
     ) -> list[pa.Table]:
         """``fn`` over each block as one Ray Data batch (blocks are never split or merged,
         and ``fn`` checks it)."""
