@@ -46,7 +46,7 @@ def main() -> None:
         else:
             runs.append((m, None))
     rows: list[dict] = []
-    real = None
+    real = members = None
     with tempfile.TemporaryDirectory() as tmp:
         for method, eps in runs:
             name = method if eps is None else f"{method} eps={eps:g}"
@@ -58,13 +58,16 @@ def main() -> None:
             rep = synth_report(out, args.data, seed=args.seed,
                                budget_minutes=args.budget_minutes,
                                real_plus=method == "sasrec", train_on_real=real,
+                               train_on_members=members,
                                log=lambda msg: print(" ", msg, flush=True))
             real = rep["train_on_real"]
+            members = rep.get("train_on_real_members")
             rep.pop("_plots")
             row = {"method": name, "generate_seconds": round(gen_s, 1), "summary": summary,
                    **rep}
             rows.append(row)
-            print(f"{name}: TSTR {rep['tstr_ndcg10']} (ratio {rep['tstr_ratio']}), real+syn "
+            print(f"{name}: TSTR {rep['tstr_ndcg10']} (ratio {rep['tstr_ratio']}, of members "
+                  f"{rep['tstr_ratio_members']}), real+syn "
                   f"{rep['real_plus_synthetic_ndcg10']}, exact copies "
                   f"{rep['exact_copy_rate']}, MIA AUC {rep['mia_auc']}", flush=True)
     result = {"benchmark": "synthetic", "data": args.data, "seed": args.seed,
@@ -72,15 +75,18 @@ def main() -> None:
               "date": time.strftime("%Y-%m-%d"),
               "machine": {"cpus": __import__("os").cpu_count(),
                           "python": platform.python_version()},
-              "train_on_real": real, "rows": rows}
+              "train_on_real": real, "train_on_real_members": members, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))
-    head = (f"{'method':18s} {'TSTR':>7s} {'ratio':>6s} {'real+syn':>8s} {'copy':>7s} "
+    head = (f"{'method':18s} {'TSTR':>7s} {'ratio':>6s} {'of mem':>6s} {'real+syn':>8s} "
+            f"{'copy':>7s} "
             f"{'5-run':>7s} {'DCR med':>7s} {'MIA AUC [95% CI]':>22s} {'pop JS':>7s}")
-    print(f"train on real: NDCG@10 {real['NDCG@10']}\n{head}")
+    print(f"train on real: NDCG@10 {real['NDCG@10']}; on real members: "
+          f"{(members or {}).get('NDCG@10')}\n{head}")
     for r in rows:
         mi = r["membership_inference"]
         print(f"{r['method']:18s} {r['tstr_ndcg10']:7.4f} {r['tstr_ratio']:6.3f} "
+              f"{r['tstr_ratio_members'] or float('nan'):6.3f} "
               f"{r['real_plus_synthetic_ndcg10'] or float('nan'):8.4f} "
               f"{r['exact_copy_rate']:7.4f} {r['copies']['ngram5_copy_rate']:7.4f} "
               f"{r['distance_to_closest']['synthetic_median']:7.3f} "

@@ -217,6 +217,9 @@ def test_sasrec_cold_and_narrow_decoding_is_the_argmax_continuation(split, sasre
     targets = [row[s] for row in greedy for s in range(1, len(row))]
     scores = sasrec.model_.score(np.full(len(prefixes), -1), Sequences.from_lists(prefixes))
     scores[:, train.item_counts() == 0] = -np.inf
+    assert sasrec.exclude_seen_  # "auto": the planted rows never repeat an item
+    for r, p in enumerate(prefixes):
+        scores[r, p] = -np.inf
     assert len(targets) > 40
     np.testing.assert_array_equal(scores.argmax(1), targets)
 
@@ -234,7 +237,7 @@ class FixedScores:
 
 def test_temperature_and_nucleus_known_answers():
     train = TrainSet(Sequences.from_lists([[1, 2], [3, 4]]), 4)
-    gen = SASRecSampler(FixedScores()).fit(train)
+    gen = SASRecSampler(FixedScores(), exclude_seen=False).fit(train)
 
     def second(**kw):
         out = gen.sample(20000, rng=0, **kw)
@@ -265,7 +268,7 @@ def test_sasrec_exclude_seen_and_given_model(split, sasrec):
     other = TrainSet(train.sequences, train.n_items + 1)
     with pytest.raises(ValueError, match="items"):
         SASRecSampler(sasrec.model_).fit(other)
-    for bad in ({"top_p": 0}, {"temperature": -1}, {"batch_size": 0}):
+    for bad in ({"top_p": 0}, {"temperature": -1}, {"batch_size": 0}, {"exclude_seen": "x"}):
         with pytest.raises(ConfigError):
             SASRecSampler(**bad)
 
@@ -377,3 +380,70 @@ def test_synthesize_fits_on_members_training_rows_only(split, tmp_path):
     assert not np.isin(load(tmp_path / "dp").item, canary).any()
     with pytest.raises(ConfigError, match="epsilon"):
         synthesize(src, "markov", out=tmp_path / "x", epsilon=1.0)
+
+
+def test_sampler_holdout_by_hand():
+    from shopaug.augment.synthetic import _holdout
+
+    train = TrainSet(Sequences.from_lists([[1, 2, 3], [4, 5], [6, 7, 8, 9], [2, 3, 4]]),
+                     n_items=9)
+    fit_on, validate = _holdout(train, 2, np.random.default_rng(0))
+    rows = [r for r in range(4) if len(fit_on.sequences[r]) < len(train.sequences[r])]
+    assert len(rows) == 2 and 1 not in rows  # only rows of >= 3 items lose their last one
+    for r in range(4):
+        cut = 1 if r in rows else 0
+        np.testing.assert_array_equal(fit_on.sequences[r],
+                                      train.sequences[r][: len(train.sequences[r]) - cut])
+
+    class Known:  # after any history: item 3 has logit log 2, every other item logit 0
+        def score(self, users, histories):
+            s = np.zeros((len(histories), 10))
+            s[:, 3] = math.log(2)
+            return s
+
+    # the allowed items are those left in fit_on; held-out targets score among them
+    allowed = np.unique(fit_on.sequences.items)
+    z = len(allowed) + 1  # item 3 counts twice
+    targets = [int(train.sequences[r][-1]) for r in rows]
+    want = np.mean([math.log((2 if t == 3 else 1) / z) if t in allowed else -50.0
+                    for t in targets])
+    assert math.isclose(validate(Known()), want, rel_tol=1e-9)
+    assert _holdout(train, 0, np.random.default_rng(0)) == (train, None)
+
+
+def test_sampler_model_stops_on_the_held_out_items(split):
+    gen = SASRecSampler(model={**TINY_SASREC, "epochs": 4}, holdout=10, patience=1)
+    gen.fit(split[1], rng=0)
+    hist = gen.model_.history_
+    scores = [h["valid"] for h in hist if "valid" in h]
+    assert scores and len(scores) <= 4
+    with pytest.raises(ConfigError, match="holdout"):
+        SASRecSampler(holdout=-1)
+
+
+def test_exclude_seen_auto_follows_the_training_rows():
+    from shopaug.augment.synthetic import _repeat_share
+
+    assert _repeat_share(Sequences.from_lists([[1, 2, 1], [3, 4], [], [5, 5]])) == 2 / 3
+    assert _repeat_share(Sequences.from_lists([[1, 2], [2, 1]])) == 0.0
+    repeats = TrainSet(Sequences.from_lists([[1, 2, 1, 2]] * 3 + [[3, 4]]), 4)
+    assert not SASRecSampler(FixedScores()).fit(repeats).exclude_seen_
+    assert SASRecSampler(FixedScores()).fit(TrainSet(Sequences.from_lists([[1, 2]]), 4)
+                                            ).exclude_seen_
+
+
+def test_redraw_copies_replaces_exact_copies_only():
+    from shopaug.augment import redraw_copies
+
+    real = Sequences.from_lists([[1, 2, 3], [4, 5]])
+    gen = Markov().fit(TrainSet(Sequences.from_lists([[1, 2, 3], [1, 2]] * 5), n_items=5))
+    # the chain can only make [1, 2, 3] (a copy) or [1, 2] (new) from 3- and 2-item lengths
+    syn = Sequences.from_lists([[1, 2, 3], [1, 2], [4, 5], [5, 4]])
+    out, counts = redraw_copies(gen, syn, real, rng=0)
+    assert counts["copies"] == 2 and counts["draws"] >= 2
+    rows = [r.tolist() for r in out]
+    assert [1, 2, 3] not in rows and [4, 5] not in rows
+    assert [1, 2] in rows and [5, 4] in rows  # untouched
+    assert len(rows) == 4 - counts["dropped"]
+    again, _ = redraw_copies(gen, syn, real, rng=0)
+    assert again == out

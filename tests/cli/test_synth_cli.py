@@ -31,8 +31,13 @@ def test_synth_then_report_json(tmp_path):
     p = run("synth", "report", syn, "--real", real, "--json", "--epochs", "1")
     rep = json.loads(p.stdout)
     for key in ("tstr_ndcg10", "real_ndcg10", "exact_copy_rate", "mia_auc",
-                "real_plus_synthetic_ndcg10"):
+                "real_plus_synthetic_ndcg10", "real_members_ndcg10", "tstr_ratio_members"):
         assert key in rep
+    # the like-for-like reference was trained on the members' real rows
+    assert rep["real_members_ndcg10"] == rep["train_on_real_members"]["NDCG@10"]
+    if rep["real_members_ndcg10"]:
+        assert rep["tstr_ratio_members"] == round(
+            rep["tstr_ndcg10"] / rep["real_members_ndcg10"], 4)
     assert 0 <= rep["exact_copy_rate"] <= 1 and 0 <= rep["mia_auc"] <= 1
     assert rep["members"] == 300 and rep["non_members"] == 300
     assert (syn / "report.html").read_text().startswith("<!doctype html>")

@@ -567,15 +567,24 @@ class SASRecSamplerConfig:
     temperature: softmax temperature ``sample`` uses by default; 0 takes the argmax.
     top_p: nucleus mass ``sample`` uses by default, in (0, 1]: only the most likely items
         whose probabilities first reach ``top_p`` together are kept (at least one).
-    exclude_seen: never repeat an item within a synthetic sequence.
+    exclude_seen: never repeat an item within a synthetic sequence; ``auto`` does so when
+        fewer than 1% of the training rows repeat an item (shops such as Beauty, where a
+        repeat in synthetic data is an artefact that a model trained on it learns).
     batch_size: synthetic users decoded together.
+    holdout: members whose last training item is held out while the sampler's own model
+        trains: training stops when their mean log-likelihood stops rising (``patience``
+        epochs) and the best epoch's weights are kept, so the model learns the data's
+        structure rather than memorising its members' sequences. 0 trains every epoch.
+    patience: epochs without a better held-out likelihood before training stops.
     """
 
     model: Mapping[str, Any] = field(default_factory=dict)
     temperature: float = 1.0
     top_p: float = 0.95
-    exclude_seen: bool = False
+    exclude_seen: bool | Literal["auto"] = "auto"
     batch_size: int = 256
+    holdout: int = 0
+    patience: int = 2
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, Mapping):
@@ -587,9 +596,55 @@ class SASRecSamplerConfig:
             raise ConfigError(f"generator 'sasrec': {e}") from None
         object.__setattr__(self, "temperature", t)
         object.__setattr__(self, "top_p", p)
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or (
-                self.batch_size < 1):
-            raise ConfigError("generator 'sasrec': batch_size must be an integer >= 1")
+        if self.exclude_seen not in (True, False, "auto"):
+            raise ConfigError(f"generator 'sasrec': exclude_seen must be true, false or "
+                              f"'auto', got {self.exclude_seen!r}")
+        for f, low in (("batch_size", 1), ("holdout", 0), ("patience", 1)):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ConfigError(f"generator 'sasrec': {f} must be an integer >= {low}, "
+                                  f"got {v!r}")
+
+
+def _repeat_share(seqs: Sequences) -> float:
+    """Share of non-empty rows in which some item occurs more than once."""
+    row = np.repeat(np.arange(len(seqs)), seqs.lengths)
+    pairs = np.unique(row * (int(seqs.items.max(initial=0)) + 1) + seqs.items)
+    distinct = np.bincount(pairs // (int(seqs.items.max(initial=0)) + 1), minlength=len(seqs))
+    has = seqs.lengths > 0
+    return float((distinct[has] < seqs.lengths[has]).mean()) if has.any() else 0.0
+
+
+def _holdout(
+    train: TrainSet, n: int, rng: np.random.Generator
+) -> tuple[TrainSet, Callable[[Any], float] | None]:
+    """``train`` without the last item of ``n`` random rows of at least 3 items, and a
+    callback giving a model's mean log-probability of those items after their rows (the
+    sampler's early-stopping figure: a generator should be likely on unseen data)."""
+    seqs = train.sequences
+    rows = np.flatnonzero(seqs.lengths >= 3)
+    if n == 0 or not len(rows):
+        return train, None
+    rows = np.sort(rng.choice(rows, size=min(n, len(rows)), replace=False))
+    cut = np.zeros(len(seqs), dtype=np.int64)
+    cut[rows] = 1
+    keep = np.ones(seqs.n_interactions, dtype=bool)
+    keep[seqs.indptr[rows + 1] - 1] = False
+    fit_on = dataclasses.replace(
+        train, sequences=Sequences(np.concatenate([[0], np.cumsum(seqs.lengths - cut)]),
+                                   seqs.items[keep]))
+    history = fit_on.sequences.rows(rows)
+    target = seqs.items[seqs.indptr[rows + 1] - 1]
+    allowed = np.zeros(train.n_items + 1, dtype=bool)
+    allowed[fit_on.sequences.items] = True  # what the sampler may draw
+
+    def validate(model: Any) -> float:
+        s = np.where(allowed, model.score(np.full(len(rows), -1), history), -np.inf)
+        s = s - s.max(1, keepdims=True)
+        logp = s[np.arange(len(rows)), target] - np.log(np.exp(s).sum(1))
+        return float(np.mean(np.maximum(logp, -50.0)))  # an unseen target costs e^-50
+
+    return fit_on, validate
 
 
 @register("sasrec")
@@ -597,8 +652,9 @@ class SASRecSampler(SequenceGenerator):
     """Sequences decoded autoregressively from a next-item model's softmax.
 
     ``fit(train, rng)`` learns the length and first-item distributions of the training
-    rows and trains a SASRec on ``train`` (seed drawn from ``rng``) unless a fitted model
-    was given, which the caller vouches was trained on this training partition only.
+    rows and trains a SASRec on ``train`` (seed drawn from ``rng``; early-stopped on the
+    held-out last items of ``holdout`` rows) unless a fitted model was given, which the
+    caller vouches was trained on this training partition only.
     ``sample`` draws lengths and first items, then, for batches of users sorted by length,
     scores every active user's prefix (``model.score``, no grad), applies temperature and
     top-p, and draws the next item by inverse CDF with uniforms from ``rng``.
@@ -627,10 +683,15 @@ class SASRecSampler(SequenceGenerator):
             from shopaug.training import TrainOptions
 
             model = SASRec(**{**SAMPLER_MODEL, **self.config.model})
-            model.fit(train, TrainOptions(seed=derive_seed(rng), progress=False))
+            fit_on, validate = _holdout(train, self.config.holdout, rng)
+            model.fit(fit_on, TrainOptions(seed=derive_seed(rng), progress=False,
+                                           validate=validate, patience=self.config.patience))
         elif getattr(model, "n_items_", n) != n:
             raise ValueError(f"the model knows {model.n_items_} items, the training set {n}")
         self.model_ = model
+        self.exclude_seen_ = self.config.exclude_seen
+        if self.exclude_seen_ == "auto":
+            self.exclude_seen_ = bool(_repeat_share(seqs) < 0.01)
         allowed = train.item_counts() > 0
         allowed[0] = False
         self.blocked_ = ~allowed
@@ -685,7 +746,7 @@ class SASRecSampler(SequenceGenerator):
         items in id order."""
         x = np.array(scores, dtype=np.float64)  # a copy: scores may be a read-only view
         x[:, self.blocked_] = -np.inf
-        if self.config.exclude_seen:
+        if self.exclude_seen_:
             y = x.copy()
             y[np.repeat(np.arange(len(hist)), hist.shape[1]), hist.ravel()] = -np.inf
             dead = np.isinf(y).all(1)  # a row that has used up every item may repeat
@@ -944,6 +1005,30 @@ def _write_csv(path: Path, table: Any) -> None:
 # --- pipeline ------------------------------------------------------------------------------
 
 
+def redraw_copies(
+    gen: SequenceGenerator, seqs: Sequences, real: Sequences, rng: RNGLike,
+    rounds: int = 20,
+) -> tuple[Sequences, dict[str, int]]:
+    """``seqs`` with every row that equals a row of ``real`` exactly replaced by a fresh
+    draw from ``gen`` (up to ``rounds`` times; a row still copied after that is dropped).
+    Returns the rows and counts: ``copies`` found, ``draws`` made, ``dropped``."""
+    rng = make_rng(rng)
+    seen = {r.tobytes() for r in real if len(r)}
+    rows = list(seqs)
+    bad = [i for i, r in enumerate(rows) if len(r) and r.tobytes() in seen]
+    found, draws = len(bad), 0
+    for _ in range(rounds):
+        if not bad:
+            break
+        draws += len(bad)
+        for i, r in zip(bad, gen.sample(len(bad), rng), strict=True):
+            rows[i] = r
+        bad = [i for i in bad if rows[i].tobytes() in seen]
+    drop = set(bad)
+    out = Sequences.from_lists([r for i, r in enumerate(rows) if i not in drop])
+    return out, {"copies": found, "draws": draws, "dropped": len(bad)}
+
+
 def synthesize(
     data: str | Path,
     method: str,
@@ -954,6 +1039,7 @@ def synthesize(
     epsilon: float | None = None,
     member_frac: float = 1.0,
     params: Mapping[str, Any] | None = None,
+    keep_copies: bool = False,
 ) -> dict[str, Any]:
     """Fit a generator on the members' training sequences and write a synthetic dataset.
 
@@ -976,6 +1062,10 @@ def synthesize(
         epsilon: privacy budget, for ``dp-markov`` only.
         member_frac: share of users whose training rows the generator sees, in (0, 1].
         params: generator options (for ``ctgan``/``tvae``: ``TabularConfig`` options).
+        keep_copies: keep synthetic sequences that copy a member's training sequence
+            exactly. By default they are redrawn (``redraw_copies``), except for
+            ``dp-markov``, whose guarantee covers its output as released: a filter that
+            reads the real rows would void it.
 
     Returns:
         A summary: output folder, counts, seconds per stage, and the DP accounting.
@@ -1020,10 +1110,13 @@ def synthesize(
     gen.fit(train, fit_rng)
     lap("fit")
     seqs = gen.sample(n_out, sample_rng)
+    redrawn = None
+    if not keep_copies and method != "dp-markov":
+        seqs, redrawn = redraw_copies(gen, seqs, train.sequences, sample_rng)
     lap("sample")
     side = None
     run_params = {"generator": gen.to_config(), "users": n_out, "member_frac": member_frac,
-                  "split": "leave-one-out"}
+                  "split": "leave-one-out", "copies_redrawn": redrawn}
     if method in TABULAR:
         cfg = config_from_dict(TabularConfig, {**params, "kind": method}, where="tabular")
         u_rng, i_rng = side_rng.spawn(2)
@@ -1046,6 +1139,7 @@ def synthesize(
         "interactions": int(seqs.n_interactions),
         "members": n_members,
         "non_members": ds.n_users - n_members,
+        "copies_redrawn": redrawn,
         "seconds": {**seconds, "total": round(sum(seconds.values()), 3)},
         "accounting": accounting,
     }

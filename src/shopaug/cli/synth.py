@@ -32,6 +32,9 @@ def synth(
         help="Share of users the generator is fitted on; the rest are non-members for the "
         "membership-inference attack of the report.")] = 0.5,
     seed: Annotated[int, typer.Option(help="Seed of every random stream.")] = 0,
+    keep_copies: Annotated[bool, typer.Option(
+        help="Keep synthetic sequences that copy a member's sequence exactly (by default "
+        "they are redrawn; dp-markov output is never filtered).")] = False,
 ) -> None:
     """Fit a generator on the TRAINING partition (leave-one-out) of --data and write
     synthetic users in the same folder layout, with synthetic.json (method, seed, members,
@@ -48,7 +51,7 @@ def synth(
     from shopaug.augment.synthetic import synthesize
 
     summary = synthesize(data, method, users=users, seed=seed, epsilon=epsilon,
-                         member_frac=member_frac, out=out)
+                         member_frac=member_frac, out=out, keep_copies=keep_copies)
     print(json.dumps(summary, indent=2, default=str))
 
 
@@ -81,6 +84,6 @@ def report(
         print(json.dumps(shown))
     else:
         for key in ("tstr_ndcg10", "real_ndcg10", "real_plus_synthetic_ndcg10", "tstr_ratio",
-                    "exact_copy_rate", "mia_auc"):
+                    "real_members_ndcg10", "tstr_ratio_members", "exact_copy_rate", "mia_auc"):
             print(f"{key:28s} {shown[key]}")
         print(f"report: {path}")
