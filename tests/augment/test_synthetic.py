@@ -367,6 +367,9 @@ def test_synthesize_fits_on_members_training_rows_only(split, tmp_path):
     back = load(tmp_path / "m")
     np.testing.assert_array_equal(back.items.external, ds.items.external)
     assert np.isin(back.item, member_items).all()  # not even non-members' training items
+    copied = {r.tobytes() for r in train.sequences.rows(members)}
+    assert not any(r.tobytes() in copied for r in back.sequences())  # copies were redrawn
+    assert res["copies_redrawn"]["dropped"] == 0  # redraw_copies is tested by hand below
     assert (tmp_path / "m" / "items.tsv").read_bytes() == (src / "items.tsv").read_bytes()
     assert back.item_attrs is not None
     again = synthesize(src, "markov", out=tmp_path / "m2", users=40, seed=3, member_frac=0.5)
@@ -375,6 +378,7 @@ def test_synthesize_fits_on_members_training_rows_only(split, tmp_path):
     res = synthesize(src, "dp-markov", out=tmp_path / "dp", seed=3, epsilon=1e4,
                      params={"max_len": 10, "spurious": 1e-9})
     assert res["accounting"]["epsilon"] == 1e4 and res["members"] == 30
+    assert res["copies_redrawn"] is None  # a filter would void the DP guarantee
     meta = json.loads((tmp_path / "dp" / "synthetic.json").read_text())
     assert meta["accounting"]["parts"]["transitions"]["sensitivity"] == 9
     assert not np.isin(load(tmp_path / "dp").item, canary).any()
