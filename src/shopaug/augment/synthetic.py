@@ -636,7 +636,7 @@ def _holdout(
     history = fit_on.sequences.rows(rows)
     target = seqs.items[seqs.indptr[rows + 1] - 1]
     allowed = np.zeros(train.n_items + 1, dtype=bool)
-    allowed[fit_on.sequences.items] = True  # what the sampler may draw
+    allowed[seqs.items] = True  # what the sampler may draw: the training partition's items
 
     def validate(model: Any) -> float:
         s = np.where(allowed, model.score(np.full(len(rows), -1), history), -np.inf)
