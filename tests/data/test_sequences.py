@@ -71,3 +71,11 @@ def test_concat_and_keep_by_hand():
     assert len(Sequences.concat([])) == 0
     kept = both.keep(both.items % 2 == 0)
     assert [list(r) for r in kept] == [[2], [], [], [4, 6]]
+
+
+def test_rows_in_by_hand():
+    a = Sequences.from_lists([[1, 2], [], [2, 1], [3], [1, 2, 3]])
+    b = Sequences.from_lists([[1, 2], [], [3], [1, 2, 4]])
+    # exact, ordered, non-empty matches only: [] never counts as a copy
+    np.testing.assert_array_equal(a.rows_in(b), [True, False, False, True, False])
+    assert not Sequences.from_lists([]).rows_in(b).size

@@ -608,9 +608,7 @@ class SASRecSamplerConfig:
 
 def _repeat_share(seqs: Sequences) -> float:
     """Share of non-empty rows in which some item occurs more than once."""
-    row = np.repeat(np.arange(len(seqs)), seqs.lengths)
-    pairs = np.unique(row * (int(seqs.items.max(initial=0)) + 1) + seqs.items)
-    distinct = np.bincount(pairs // (int(seqs.items.max(initial=0)) + 1), minlength=len(seqs))
+    distinct = np.diff(seqs.to_csr(int(seqs.items.max(initial=0)) + 1).indptr)
     has = seqs.lengths > 0
     return float((distinct[has] < seqs.lengths[has]).mean()) if has.any() else 0.0
 
@@ -626,13 +624,9 @@ def _holdout(
     if n == 0 or not len(rows):
         return train, None
     rows = np.sort(rng.choice(rows, size=min(n, len(rows)), replace=False))
-    cut = np.zeros(len(seqs), dtype=np.int64)
-    cut[rows] = 1
     keep = np.ones(seqs.n_interactions, dtype=bool)
     keep[seqs.indptr[rows + 1] - 1] = False
-    fit_on = dataclasses.replace(
-        train, sequences=Sequences(np.concatenate([[0], np.cumsum(seqs.lengths - cut)]),
-                                   seqs.items[keep]))
+    fit_on = dataclasses.replace(train, sequences=seqs.keep(keep))
     history = fit_on.sequences.rows(rows)
     target = seqs.items[seqs.indptr[rows + 1] - 1]
     allowed = np.zeros(train.n_items + 1, dtype=bool)
@@ -1013,18 +1007,18 @@ def redraw_copies(
     draw from ``gen`` (up to ``rounds`` times; a row still copied after that is dropped).
     Returns the rows and counts: ``copies`` found, ``draws`` made, ``dropped``."""
     rng = make_rng(rng)
-    seen = {r.tobytes() for r in real if len(r)}
     rows = list(seqs)
-    bad = [i for i, r in enumerate(rows) if len(r) and r.tobytes() in seen]
+    bad = np.flatnonzero(seqs.rows_in(real))
     found, draws = len(bad), 0
     for _ in range(rounds):
-        if not bad:
+        if not len(bad):
             break
         draws += len(bad)
-        for i, r in zip(bad, gen.sample(len(bad), rng), strict=True):
+        fresh = gen.sample(len(bad), rng)
+        for i, r in zip(bad, fresh, strict=True):
             rows[i] = r
-        bad = [i for i in bad if rows[i].tobytes() in seen]
-    drop = set(bad)
+        bad = bad[fresh.rows_in(real)]
+    drop = set(bad.tolist())
     out = Sequences.from_lists([r for i, r in enumerate(rows) if i not in drop])
     return out, {"copies": found, "draws": draws, "dropped": len(bad)}
 

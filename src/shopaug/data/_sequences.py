@@ -76,6 +76,13 @@ class Sequences:
         lengths = np.bincount(row[mask], minlength=len(self))
         return Sequences(np.concatenate([[0], np.cumsum(lengths)]), self.items[mask])
 
+    def rows_in(self, other: Sequences) -> np.ndarray:
+        """One flag per row: a non-empty row equal, item for item, to some row of ``other``
+        (exact copies of sequences)."""
+        known = {r.tobytes() for r in other if len(r)}
+        return np.fromiter((len(r) > 0 and r.tobytes() in known for r in self), dtype=bool,
+                           count=len(self))
+
     def drop_last(self, n: int = 1) -> tuple[Sequences, np.ndarray]:
         """Split off the last ``n`` items of every row (rows must have at least ``n``).
 

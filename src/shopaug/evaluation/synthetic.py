@@ -107,15 +107,13 @@ def _row_keys(a: np.ndarray) -> np.ndarray:
 def copy_rates(real: Sequences, syn: Sequences, n: int = 5) -> dict[str, float]:
     """Exact copies of whole real sequences, and synthetic sequences containing a run of
     ``n`` items that also occurs in a real sequence."""
-    real_set = {r.tobytes() for r in real if len(r)}
-    syn_rows = [r for r in syn if len(r)]
-    exact = sum(r.tobytes() in real_set for r in syn_rows)
+    exact = int(syn.rows_in(real).sum())
     rg, _ = _ngrams(real, n)
     sg, srow = _ngrams(syn, n)
     hit = np.isin(_row_keys(sg), _row_keys(rg)) if len(sg) and len(rg) else np.zeros(0, bool)
     long_syn = int((syn.lengths >= n).sum())
     return {
-        "exact_copy_rate": round(exact / max(1, len(syn_rows)), 6),
+        "exact_copy_rate": round(exact / max(1, int((syn.lengths > 0).sum())), 6),
         f"ngram{n}_copy_rate": round(len(np.unique(srow[hit])) / max(1, long_syn), 6),
         f"ngram{n}_share_copied": round(float(hit.mean()) if len(hit) else 0.0, 6),
         f"sequences_with_{n}_items": long_syn,
@@ -231,10 +229,10 @@ def synth_report(
 ) -> dict[str, Any]:
     """Fidelity, utility (TSTR) and privacy of a synthetic folder against its real data.
 
-    The three SASRec models (synthetic only, real + synthetic, real) share the ``sasrec``
+    The SASRec models (synthetic only, real + synthetic, real) share the ``sasrec``
     preset, ``epochs`` and ``budget_minutes``, and early-stop on the real validation
     targets; all are tested on the real test targets. When the generator saw only some
-    users (the members), a fourth SASRec trained on the members' real sequences gives the
+    users (the members), one more SASRec trained on the members' real sequences gives the
     like-for-like reference (``tstr_ratio_members``): the real data the synthetic data
     stands in for. ``sample`` bounds the sequences used
     for the distance to the closest record. A benchmark comparing several synthetic sets of
@@ -372,8 +370,8 @@ def write_synth_report(result: dict[str, Any], path: Any) -> None:
         "pre{background:#f6f6f6;padding:1em}</style>"
         f"<h1>Synthetic data report: {html.escape(str(result.get('method')))}</h1>"
         f"<p>TSTR NDCG@10 {result['tstr_ndcg10']} vs train-on-real {result['real_ndcg10']}"
-        f" (ratio {result['tstr_ratio']}; {result.get('tstr_ratio_members')} of train-on-"
-        f"real-members {result.get('real_members_ndcg10')}); real + synthetic "
+        f" (ratio {result['tstr_ratio']}; {result['tstr_ratio_members']} of train-on-"
+        f"real-members {result['real_members_ndcg10']}); real + synthetic "
         f"{result['real_plus_synthetic_ndcg10']}; exact copies {result['exact_copy_rate']};"
         f" membership-inference AUC {result['mia_auc']}</p>"
         f"<img alt='plots' src='data:image/png;base64,{png}' style='width:100%'>"
