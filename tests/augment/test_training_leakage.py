@@ -42,10 +42,14 @@ def test_online_and_contrastive_batches_hold_no_canary(monkeypatch):
         return out
 
     monkeypatch.setattr(sasrec_mod._Views, "augment", spy)
-    for mode in ("online", "contrastive"):
-        recipe = Recipe.from_dict({"name": "x", "train": {"mode": mode}, "augment": STRONG})
-        SASRec(dim=8, heads=1, epochs=2, batch_size=8).fit(
-            sp.train, TrainOptions(progress=False, recipe=recipe))
+    for samples in ("positions", "prefixes"):
+        for mode, supervised in (("online", False), ("contrastive", False),
+                                 ("contrastive", True)):
+            train = {"mode": mode, "supervised": supervised}
+            recipe = Recipe.from_dict({"name": "x", "train": train, "augment": STRONG})
+            m = SASRec(dim=8, heads=1, epochs=2, batch_size=8, samples=samples).fit(
+                sp.train, TrainOptions(progress=False, recipe=recipe))
+            assert np.isfinite([r["loss"] for r in m.history_]).all()
     assert seen
     items = np.concatenate([s.ravel() for s in seen])
     assert not set(items.tolist()) & canaries

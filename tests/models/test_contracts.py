@@ -28,6 +28,12 @@ class TestSASRec(RecommenderContract):
     config = {"dim": 16, "heads": 1, "epochs": 30, "batch_size": 16, "lr": 0.01, "dropout": 0.1}
 
 
+class TestSASRecPrefixes(RecommenderContract):
+    model_class = SASRec
+    config = {"dim": 16, "heads": 1, "epochs": 30, "batch_size": 64, "lr": 0.01, "dropout": 0.1,
+              "samples": "prefixes"}
+
+
 class TestSASRecBCE(RecommenderContract):
     model_class = SASRec
     config = {"dim": 16, "heads": 1, "epochs": 30, "batch_size": 16, "lr": 0.01,

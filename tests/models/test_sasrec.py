@@ -4,7 +4,13 @@ import numpy as np
 import torch
 
 from shopaug.data import Sequences
-from shopaug.models.sasrec import SASRecConfig, _Net, _windows
+from shopaug.models.sasrec import (
+    SASRecConfig,
+    _Net,
+    _prefix_samples,
+    _prefix_windows,
+    _windows,
+)
 
 
 def test_windows_make_every_item_but_the_first_a_target_once():
@@ -13,6 +19,26 @@ def test_windows_make_every_item_but_the_first_a_target_once():
     assert w.shape[1] == 5
     targets = sorted(int(x) for r in w for j, x in enumerate(r[1:]) if r[j] > 0)
     assert targets == [*range(2, 13), 21, 22]
+
+
+def test_prefix_samples_cut_every_prefix_once():
+    s = Sequences.from_lists([[1, 2, 3, 4, 5, 6], [7, 8], [9]])
+    w = _windows(s, max_len=4)
+    lengths = (w > 0).sum(1) - 1
+    rows, cols = _prefix_samples(lengths, 4)
+    assert len(rows) == lengths.sum()
+    padded = np.pad(w, ((0, 0), (4, 0)))
+    got = _prefix_windows(padded, rows, cols, 4, 4)
+    # each sample: its prefix within its window (left-padded) followed by its target; the
+    # first 6-item sequence's newest window is [2..6], its older one [1, 2]
+    cut = {tuple(int(x) for x in r[r > 0]) for r in got}
+    want = {(1, 2), (2, 3), (2, 3, 4), (2, 3, 4, 5), (2, 3, 4, 5, 6), (7, 8)}
+    assert cut == want
+    assert (got[:, -1] > 0).all()
+    # a narrower cut keeps the newest inputs
+    short = _prefix_windows(padded, rows, cols, 1, 4)
+    assert {tuple(int(x) for x in r) for r in short} == {
+        (1, 2), (2, 3), (3, 4), (4, 5), (5, 6), (7, 8)}
 
 
 def test_start_positions_make_prefix_outputs_independent_of_padding():
@@ -29,6 +55,19 @@ def test_start_positions_make_prefix_outputs_independent_of_padding():
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(c, d)
     assert np.isfinite(net(seq).detach().numpy()).all()
+
+
+def test_last_only_forward_matches_the_full_forward():
+    torch.manual_seed(0)
+    seq = torch.tensor([[0, 0, 3, 4, 5], [1, 2, 3, 4, 5], [0, 0, 0, 0, 7]])
+    for norm_first in (True, False):
+        cfg = SASRecConfig(dim=16, heads=2, layers=2, dropout=0.0, norm_first=norm_first)
+        net = _Net(30, cfg).eval()
+        with torch.no_grad():
+            full = net(seq)[:, -1]
+            last = net(seq, last=True)
+        assert last.shape == (3, 1, 16)
+        torch.testing.assert_close(last[:, 0], full)
 
 
 def test_soft_labels_by_hand():

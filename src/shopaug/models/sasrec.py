@@ -2,7 +2,8 @@
 
 Causal self-attention over the last ``max_len`` items; the output at each position scores
 the next item against the (tied) item embeddings. Trained on every non-padding position of
-each sequence in one pass, with full-softmax cross-entropy (default) or binary
+each sequence in one pass, or on every prefix as a separate sample (``samples``, as RecBole
+trains; the ``sasrec`` preset's choice), with full-softmax cross-entropy (default) or binary
 cross-entropy on sampled negatives (the original paper's loss).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Self
 
@@ -56,6 +58,11 @@ class SASRecConfig:
             position of one-pass training sees what inference on that prefix sees, or from
             the ``end`` (the newest item always at ``max_len - 1``, as in the paper's code).
         schedule: learning rate ``constant`` or ``cosine`` decay to zero over ``epochs``.
+        samples: ``positions`` trains every position of a sequence in one pass (one dropout
+            draw per sequence); ``prefixes`` makes every prefix a separate sample whose last
+            position alone is trained, as RecBole does: the same targets, but each with its
+            own dropout draw and batch company, at the cost of more attention work.
+            ``batch_size`` counts sequences or prefixes accordingly.
         text: use the items' catalogue text (frozen MiniLM vectors, see
             ``shopaug.augment.knowledge``): ``fuse`` adds a learned projection of each item's
             text vector to its ID embedding (LLM-ESR's dual view, simplified), so items with
@@ -88,6 +95,7 @@ class SASRecConfig:
     label_smoothing: float = 0.0
     positions: Literal["start", "end"] = "start"
     schedule: Literal["constant", "cosine"] = "constant"
+    samples: Literal["positions", "prefixes"] = "positions"
     text: Literal["none", "fuse", "init"] = "none"
     text_dropout: float = 0.0
     text_blend: float | Literal["auto"] = 0.0
@@ -102,6 +110,8 @@ class SASRecConfig:
             raise ValueError("dropout must be in [0, 1)")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError("schedule must be 'constant' or 'cosine'")
+        if self.samples not in ("positions", "prefixes"):
+            raise ValueError("samples must be 'positions' or 'prefixes'")
         if self.positions not in ("start", "end"):
             raise ValueError("positions must be 'start' or 'end'")
         if self.loss not in ("ce", "bce", "sampled"):
@@ -133,20 +143,24 @@ class _Block(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.p = dropout
 
-    def attend(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def attend(self, x: torch.Tensor, mask: torch.Tensor, last: bool) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).unbind(2)
+        if last:  # only the newest position asks; every position still answers
+            q, mask = q[:, -1:], mask[..., -1:, :]
         a = F.scaled_dot_product_attention(
             q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
             attn_mask=mask, dropout_p=self.p if self.training else 0.0,
         )
-        return self.drop(self.out(a.transpose(1, 2).reshape(b, t, d)))
+        return self.drop(self.out(a.transpose(1, 2).reshape(b, q.shape[1], d)))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor, last: bool = False) -> torch.Tensor:
+        """Outputs for every position, or with ``last`` for the newest one only (B, 1, dim)."""
+        res = x[:, -1:] if last else x
         if self.norm_first:
-            x = x + self.attend(self.norm1(x), mask)
+            x = res + self.attend(self.norm1(x), mask, last)
             return x + self.drop(self.ff(self.norm2(x)))
-        x = self.norm1(x + self.attend(x, mask))
+        x = self.norm1(res + self.attend(x, mask, last))
         return self.norm2(x + self.drop(self.ff(x)))
 
 
@@ -199,10 +213,13 @@ class _Net(nn.Module):
             with torch.no_grad():
                 m.weight[m.padding_idx].zero_()
 
-    def forward(self, seq: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
-        """Hidden states (B, T, dim) for left-padded ids (B, T), T <= max_len. ``table`` is
-        ``self.table()`` when the caller already has it (a training step computes it once for
-        the inputs, the views and the output layer)."""
+    def forward(
+        self, seq: torch.Tensor, table: torch.Tensor | None = None, last: bool = False
+    ) -> torch.Tensor:
+        """Hidden states (B, T, dim) for left-padded ids (B, T), T <= max_len, or with
+        ``last`` of the newest position only (B, 1, dim): the last block then skips the
+        others. ``table`` is ``self.table()`` when the caller already has it (a training step
+        computes it once for the inputs, the views and the output layer)."""
         t = seq.shape[1]
         valid = seq > 0
         if self.from_start:
@@ -216,8 +233,11 @@ class _Net(nn.Module):
         # attend to earlier real items; padding rows attend to themselves (avoids NaN)
         mask = (causal[None] & valid[:, None, :]) | torch.eye(t, dtype=torch.bool)[None]
         mask = mask[:, None]
-        for block in self.blocks:
-            x = block(x, mask) * valid[..., None]
+        for i, block in enumerate(self.blocks):
+            if last and i == len(self.blocks) - 1:
+                x = block(x, mask, last=True) * valid[:, -1:, None]
+            else:
+                x = block(x, mask) * valid[..., None]
         return self.norm(x) if self.norm_first else x
 
 
@@ -228,9 +248,9 @@ class _Forward(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, seq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, seq: torch.Tensor, last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         table = self.net.table()  # once per step: with text, a projection of every item
-        return self.net(seq, table), table
+        return self.net(seq, table, last), table
 
 
 def _zscore(x: torch.Tensor) -> torch.Tensor:
@@ -267,6 +287,24 @@ def _windows(seqs: Sequences, max_len: int) -> np.ndarray:
     if extra:
         parts.append(Sequences.from_lists(extra).padded(width))
     return np.concatenate(parts)
+
+
+def _prefix_samples(lengths: np.ndarray, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every target of left-padded windows (``lengths`` targets each, the newest in column
+    ``max_len``) as (row, column) pairs."""
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    cols = max_len + 1 - lengths[rows] + (np.arange(len(rows)) - first)
+    return rows, cols
+
+
+def _prefix_windows(
+    padded: np.ndarray, rows: np.ndarray, cols: np.ndarray, t: int, max_len: int
+) -> np.ndarray:
+    """Windows of ``t`` inputs plus the target for samples ``(rows, cols)``, cut from
+    windows left-padded by ``max_len`` more columns (``padded``)."""
+    c = cols[:, None] + max_len
+    return padded[rows[:, None], c - t + np.arange(t + 1)]
 
 
 class _Views:
@@ -306,10 +344,10 @@ class _Views:
             return None  # nothing to do per batch (e.g. a knowledge-only recipe)
         return cls(recipe, train)
 
-    def prepare(self, windows: np.ndarray) -> None:
-        """For supervised positives: per window, the rows sharing its final target."""
-        self.windows = windows
-        last = windows[:, -1]
+    def prepare(self, last: np.ndarray, fetch: Callable[[np.ndarray, int], np.ndarray]) -> None:
+        """For supervised positives: ``last`` is each training sample's final target and
+        ``fetch(samples, t)`` their windows of ``t`` inputs plus that target."""
+        self.fetch = fetch
         self.order = np.argsort(last, kind="stable")
         sorted_last = last[self.order]
         self.start = np.searchsorted(sorted_last, last, side="left")
@@ -346,10 +384,10 @@ class _Views:
             t = inp.shape[1]
             a = h_all[:, -1]
             # partners are cut to this batch's width (their newest items)
-            b = net(torch.from_numpy(self.windows[other, -(t + 1) : -1]), table)[:, -1]
+            b = net(torch.from_numpy(self.fetch(other, t)[:, :-1]), table, True)[:, -1]
         else:
-            a = net(torch.from_numpy(self.aug(inp, rng)), table)[:, -1]
-            b = net(torch.from_numpy(self.aug(inp, rng)), table)[:, -1]
+            a = net(torch.from_numpy(self.aug(inp, rng)), table, True)[:, -1]
+            b = net(torch.from_numpy(self.aug(inp, rng)), table, True)[:, -1]
         return info_nce(
             a, b, temperature=self.temperature, similarity=self.similarity, groups=groups
         )
@@ -400,8 +438,23 @@ class SASRec(BaseRecommender):
         sampler = fit_sampler(cfg.sampler, train, options) if cfg.loss != "ce" else None
         windows = _windows(train.sequences, cfg.max_len)
         lengths = (windows > 0).sum(1) - 1
+        prefixes = cfg.samples == "prefixes"
+        if prefixes:
+            # one sample per target, kept as (window row, target column) index pairs rather
+            # than materialised prefixes (max_len times the memory at scale); left padding of
+            # max_len lets a prefix be cut to any width by one fancy index
+            rows, cols = _prefix_samples(lengths, cfg.max_len)
+            lengths = cols - (cfg.max_len - lengths[rows])  # input items of each prefix
+            padded = np.pad(windows, ((0, 0), (cfg.max_len, 0)))
+
+        def fetch(idx: np.ndarray, t: int) -> np.ndarray:
+            """Samples ``idx`` as windows of their newest ``t`` inputs plus the target."""
+            if prefixes:
+                return _prefix_windows(padded, rows[idx], cols[idx], t, cfg.max_len)
+            return windows[idx, -(t + 1) :]
+
         if views is not None:
-            views.prepare(windows)
+            views.prepare(fetch(np.arange(len(lengths)), 0)[:, -1], fetch)
 
         # data-parallel ranks each take 1/world of a batch: the averaged gradient is that of
         # one batch of ``batch_size``, and an epoch has as many steps as in one process
@@ -409,7 +462,7 @@ class SASRec(BaseRecommender):
 
         def batches(epoch: int) -> list:
             # Bucket by length so each batch is padded only to its own longest sequence.
-            order = plan.permutation(len(windows))
+            order = plan.permutation(len(lengths))
             chunk = cfg.batch_size * 64
             out = []
             for s in range(0, len(order), chunk):
@@ -421,13 +474,15 @@ class SASRec(BaseRecommender):
 
         def step(idx: np.ndarray) -> torch.Tensor:
             t = int(lengths[idx].max())
-            w_np = windows[idx, -(t + 1) :]
+            w_np = fetch(idx, t)
             if views is not None and views.mode == "online":
                 w_np = views.augment(w_np, rng)
             w = torch.from_numpy(w_np)
             inp, tgt = w[:, :-1], w[:, 1:].clone()
             tgt[tgt > n] = 0  # a masked item is never a target
-            h_all, table = forward(inp)
+            if prefixes:
+                tgt = tgt[:, -1:]  # a prefix trains its last position only
+            h_all, table = forward(inp, last=prefixes)
             loss = next_item_loss(h_all, tgt, table[: n + 1])
             if views is not None and views.mode == "contrastive":
                 loss = loss + views.weight * views.loss(self.net_, idx, w_np, h_all, rng, table)
@@ -521,7 +576,7 @@ class SASRec(BaseRecommender):
             for start in range(0, len(has), 256):
                 rows = has[start : start + 256]
                 t = int(min(histories.lengths[rows].max(), self.config.max_len))
-                h = self.net_(torch.from_numpy(histories.padded(t, rows)), full)[:, -1]
+                h = self.net_(torch.from_numpy(histories.padded(t, rows)), full, True)[:, -1]
                 s = h @ table.T
                 if blend > 0:
                     s = _zscore(s) + blend * _zscore(self._text_scores(histories.rows(rows)))
@@ -549,7 +604,8 @@ class SASRec(BaseRecommender):
             for start in range(0, len(has), 256):
                 rows = has[start : start + 256]
                 t = int(min(histories.lengths[rows].max(), self.config.max_len))
-                out[rows] = self.net_(torch.from_numpy(histories.padded(t, rows)), full)[:, -1]
+                inp = torch.from_numpy(histories.padded(t, rows))
+                out[rows] = self.net_(inp, full, True)[:, -1]
         return out
 
     def log_likelihood(self, histories: Sequences, batch: int = 256) -> np.ndarray:
