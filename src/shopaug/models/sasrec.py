@@ -344,10 +344,11 @@ class _Views:
             return None  # nothing to do per batch (e.g. a knowledge-only recipe)
         return cls(recipe, train)
 
-    def prepare(self, last: np.ndarray, fetch: Callable[[np.ndarray, int], np.ndarray]) -> None:
-        """For supervised positives: ``last`` is each training sample's final target and
-        ``fetch(samples, t)`` their windows of ``t`` inputs plus that target."""
+    def prepare(self, fetch: Callable[[np.ndarray, int], np.ndarray], n: int) -> None:
+        """For supervised positives: ``fetch(samples, t)`` gives training samples as windows
+        of ``t`` inputs plus their final target; ``n`` samples in all."""
         self.fetch = fetch
+        last = fetch(np.arange(n), 0)[:, -1]
         self.order = np.argsort(last, kind="stable")
         sorted_last = last[self.order]
         self.start = np.searchsorted(sorted_last, last, side="left")
@@ -384,10 +385,10 @@ class _Views:
             t = inp.shape[1]
             a = h_all[:, -1]
             # partners are cut to this batch's width (their newest items)
-            b = net(torch.from_numpy(self.fetch(other, t)[:, :-1]), table, True)[:, -1]
+            b = net(torch.from_numpy(self.fetch(other, t)[:, :-1]), table, last=True)[:, -1]
         else:
-            a = net(torch.from_numpy(self.aug(inp, rng)), table, True)[:, -1]
-            b = net(torch.from_numpy(self.aug(inp, rng)), table, True)[:, -1]
+            a = net(torch.from_numpy(self.aug(inp, rng)), table, last=True)[:, -1]
+            b = net(torch.from_numpy(self.aug(inp, rng)), table, last=True)[:, -1]
         return info_nce(
             a, b, temperature=self.temperature, similarity=self.similarity, groups=groups
         )
@@ -454,7 +455,7 @@ class SASRec(BaseRecommender):
             return windows[idx, -(t + 1) :]
 
         if views is not None:
-            views.prepare(fetch(np.arange(len(lengths)), 0)[:, -1], fetch)
+            views.prepare(fetch, len(lengths))
 
         # data-parallel ranks each take 1/world of a batch: the averaged gradient is that of
         # one batch of ``batch_size``, and an epoch has as many steps as in one process
@@ -576,7 +577,8 @@ class SASRec(BaseRecommender):
             for start in range(0, len(has), 256):
                 rows = has[start : start + 256]
                 t = int(min(histories.lengths[rows].max(), self.config.max_len))
-                h = self.net_(torch.from_numpy(histories.padded(t, rows)), full, True)[:, -1]
+                inp = torch.from_numpy(histories.padded(t, rows))
+                h = self.net_(inp, full, last=True)[:, -1]
                 s = h @ table.T
                 if blend > 0:
                     s = _zscore(s) + blend * _zscore(self._text_scores(histories.rows(rows)))
@@ -605,7 +607,7 @@ class SASRec(BaseRecommender):
                 rows = has[start : start + 256]
                 t = int(min(histories.lengths[rows].max(), self.config.max_len))
                 inp = torch.from_numpy(histories.padded(t, rows))
-                out[rows] = self.net_(inp, full, True)[:, -1]
+                out[rows] = self.net_(inp, full, last=True)[:, -1]
         return out
 
     def log_likelihood(self, histories: Sequences, batch: int = 256) -> np.ndarray:
