@@ -2,16 +2,14 @@
 
     python benchmarks/knowledge_ablation.py [--seeds 3] [--runs runs/bench-knowledge]
         [--baseline-runs runs/bench-rec-accuracy] [--augmented-runs runs/bench-augment]
-        [--json-out docs/results/knowledge_ablation.json]
+        [--arms sasrec,augmented,best] [--json-out docs/results/knowledge_ablation.json]
 
 Trains what is missing (`shopaug train --preset P --seed S` per run folder, as
 `benchmarks/augment_ablation.py` does, reusing folders of the same configuration), then
 re-ranks every saved model on the test cases: 3 seeds per preset, full ranking, history
 excluded, per-user NDCG@10 averaged over seeds, paired bootstrap over users against
-`sasrec`. A `best` run trained before `text_blend = "auto"` entered the preset gets its
-blend weight chosen exactly as `fit` chooses it (``SASRec.choose_blend`` on the validation
-cases, all users), so the figures are those of today's preset. Prints the table, writes
-`--runs`/report.html and one JSON line.
+`sasrec`. Prints the table (with the text-blend weight each `best` run chose on
+validation), writes `--runs`/report.html and one JSON line.
 """
 
 from __future__ import annotations
@@ -35,24 +33,23 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=Path("runs/bench-knowledge"))
     ap.add_argument("--baseline-runs", type=Path, default=Path("runs/bench-rec-accuracy"))
     ap.add_argument("--augmented-runs", type=Path, default=Path("runs/bench-augment"))
+    ap.add_argument("--arms", default="sasrec,augmented,best",
+                    help="presets to compare; sasrec is the baseline and always included")
     ap.add_argument("--json-out", type=Path, default=None)
     args = ap.parse_args()
+    arms = ["sasrec", *(a for a in args.arms.split(",") if a and a != "sasrec")]
 
     from shopaug.ablation import arm_records, compare, format_ablation, ndcg_per_case
-    from shopaug.evaluation import evaluate, rank_cases
+    from shopaug.evaluation import rank_cases
     from shopaug.evaluation.report import write_report
-    from shopaug.experiment import load_run, resolve
+    from shopaug.experiment import load_run
 
-    folders = {
-        "sasrec": [args.baseline_runs / f"sasrec-seed{s}" for s in range(args.seeds)],
-        "augmented": [args.augmented_runs / f"augmented-seed{s}" for s in range(args.seeds)],
-        "best": [args.runs / f"best-seed{s}" for s in range(args.seeds)],
-    }
-    blend_today = resolve(preset="best").config.get("text_blend", 0.0)
+    roots = {"sasrec": args.baseline_runs, "augmented": args.augmented_runs, "best": args.runs}
+    if unknown := set(arms) - set(roots):
+        raise SystemExit(f"--arms: unknown preset(s) {sorted(unknown)}; expected {sorted(roots)}")
+    folders = {a: [roots[a] / f"{a}-seed{s}" for s in range(args.seeds)] for a in arms}
     for preset, fs in folders.items():
         for s, f in enumerate(fs):
-            if preset == "best" and (f / "results.json").is_file():
-                continue  # checked below: the same model, with the blend chosen as fit does
             train(preset, s, f, args.data, args.threads)
 
     per_case, records, blends = {}, {}, []
@@ -61,16 +58,11 @@ def main() -> None:
         gains, recs = [], []
         for f in fs:
             _, split, model, name = load_run(f)
-            rec = json.loads((f / "results.json").read_text())["models"][name]
-            if preset == "best" and blend_today == "auto" and model.config.text_blend != "auto":
-                figures = model.choose_blend(
-                    lambda m, sp=split: evaluate(m, sp, "valid", beyond=False)["NDCG@10"])
-                blends.append({"run": str(f), "valid": figures, "chosen": model.blend_})
-                rec = {**rec, "test": {h: evaluate(model, split, "test", history=h)
-                                       for h in ("exclude", "zero", "keep")}}
+            if preset == "best":
+                blends.append({"run": str(f), "chosen": model.blend_})
             ranks, _ = rank_cases(model, split.test, history="exclude")
             gains.append(ndcg_per_case(ranks))
-            recs.append(rec)
+            recs.append(json.loads((f / "results.json").read_text())["models"][name])
         per_case[preset], records[preset] = np.mean(gains, axis=0), recs
     assert split is not None
     summary = {"seeds": args.seeds, "model": "sasrec", "text_blend": blends,
