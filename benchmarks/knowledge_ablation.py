@@ -59,13 +59,14 @@ def main() -> None:
         for f in fs:
             _, split, model, name = load_run(f)
             if preset == "best":
-                blends.append({"run": str(f), "chosen": model.blend_})
+                blends.append({"run": str(f), "text_blend": model.blend_,
+                               "cooc_blend": model.mix_})
             ranks, _ = rank_cases(model, split.test, history="exclude")
             gains.append(ndcg_per_case(ranks))
             recs.append(json.loads((f / "results.json").read_text())["models"][name])
         per_case[preset], records[preset] = np.mean(gains, axis=0), recs
     assert split is not None
-    summary = {"seeds": args.seeds, "model": "sasrec", "text_blend": blends,
+    summary = {"seeds": args.seeds, "model": "sasrec", "late_fusion": blends,
                **compare(records, per_case, split, baseline="sasrec")}
     print(format_ablation(summary))
     results = {

@@ -75,6 +75,12 @@ class SASRecConfig:
             profile (``profile_embeddings``), both standardised per row. ``auto`` picks the
             weight from ``BLEND_GRID`` on the validation callback after training (never on
             test); 0 turns it off.
+        cooc_blend: mixes the next-item distribution (softmax of the standardised scores,
+            after any text blend) with ItemKNN's co-occurrence distribution for the same
+            history (its scores over the catalogue, normalised to sum to 1):
+            ``score = log((1 - w) * p_model + w * p_cooc)``. Co-occurrence reaches items the
+            transformer under-ranks, most of all rarely bought ones. ``auto`` picks ``w``
+            from ``COOC_GRID`` on the validation callback after training; 0 turns it off.
     """
 
     dim: int = 64
@@ -99,6 +105,7 @@ class SASRecConfig:
     text: Literal["none", "fuse", "init"] = "none"
     text_dropout: float = 0.0
     text_blend: float | Literal["auto"] = 0.0
+    cooc_blend: float | Literal["auto"] = 0.0
 
     def __post_init__(self) -> None:
         for f in ("dim", "layers", "heads", "ffn", "max_len", "negatives", "epochs", "batch_size"):
@@ -124,6 +131,10 @@ class SASRecConfig:
             isinstance(self.text_blend, int | float) and self.text_blend >= 0
         ):
             raise ValueError("text_blend must be a number >= 0 or 'auto'")
+        if self.cooc_blend != "auto" and not (
+            isinstance(self.cooc_blend, int | float) and 0 <= self.cooc_blend < 1
+        ):
+            raise ValueError("cooc_blend must be a number in [0, 1) or 'auto'")
         if self.lr <= 0 or self.weight_decay < 0:
             raise ValueError("lr must be > 0 and weight_decay >= 0")
 
@@ -395,6 +406,9 @@ class _Views:
 
 
 BLEND_GRID = (0.0, 0.1, 0.2, 0.3, 0.5)
+COOC_GRID = (0.0, 0.05, 0.1, 0.15, 0.2)
+# the co-occurrence expert of ``cooc_blend``: the ``itemknn`` preset's settings
+COOC_KNN = {"neighbors": 200, "recency": 0.6}
 
 
 class SASRec(BaseRecommender):
@@ -403,6 +417,14 @@ class SASRec(BaseRecommender):
     name = "sasrec"
     Config = SASRecConfig
     blend_: float = 0.0
+    mix_: float = 0.0
+    cooc_: Any = None
+
+    @property
+    def vector_scoring(self) -> bool:
+        """Whether ``score`` is ``query_vectors @ item_vectors.T`` (no late fusion), so an
+        ANN index over the item vectors ranks as ``score`` does."""
+        return not (self.blend_ or self.mix_)
 
     def fit(self, train: TrainSet, options: TrainOptions | None = None) -> Self:
         options = options or TrainOptions()
@@ -541,7 +563,34 @@ class SASRec(BaseRecommender):
                 self.blend_ = float(self.config.text_blend)
             elif options.validate is not None:
                 self.choose_blend(options.validate)
+        self.mix_, self.cooc_ = 0.0, None
+        if self.config.cooc_blend != 0:
+            from shopaug.models.itemknn import ItemKNN
+
+            self.cooc_ = ItemKNN(**COOC_KNN).fit(train)
+            if self.config.cooc_blend != "auto":
+                self.mix_ = float(self.config.cooc_blend)
+            elif options.validate is not None:
+                self.choose_mix(options.validate)
         return self
+
+    def choose_mix(
+        self, validate: Any, grid: tuple[float, ...] = COOC_GRID
+    ) -> dict[float, float]:
+        """Set the co-occurrence mixture weight (``cooc_blend``) to the best of ``grid`` by
+        ``validate(model)``, as ``choose_blend`` does for the text blend; ``fit`` calls it
+        with ``auto`` after choosing the text blend."""
+        self._check_fitted()
+        if self.cooc_ is None:
+            raise ValueError("choose_mix needs a model fitted with cooc_blend != 0")
+        figures = {}
+        for w in grid:
+            self.mix_ = w
+            figures[w] = float(validate(self))
+        self.mix_ = max(grid, key=lambda w: (figures[w], -w))
+        self.history_.append({"cooc_blend": {str(w): f for w, f in figures.items()},
+                              "chosen": self.mix_})
+        return figures
 
     def choose_blend(
         self, validate: Any, grid: tuple[float, ...] = BLEND_GRID
@@ -582,12 +631,25 @@ class SASRec(BaseRecommender):
                 s = h @ table.T
                 if blend > 0:
                     s = _zscore(s) + blend * _zscore(self._text_scores(histories.rows(rows)))
+                if self.mix_ > 0:
+                    s = self._mix(s, histories.rows(rows))
                 out[rows] = s.numpy()
         return out
 
+    def _mix(self, s: torch.Tensor, histories: Sequences) -> torch.Tensor:
+        """``log((1 - w) p_model + w p_cooc)`` over the real items (column 0 is padding)."""
+        w = self.mix_
+        p = torch.softmax(_zscore(s[:, 1:]), dim=1)
+        k = torch.from_numpy(self.cooc_.score(None, histories)[:, 1:]).clamp(min=0)
+        k = k / k.sum(1, keepdim=True).clamp(min=1e-12)
+        out = torch.empty_like(s)
+        out[:, 0] = s[:, 0]
+        out[:, 1:] = torch.log((1 - w) * p + w * k + 1e-12)
+        return out
+
     def item_vectors(self) -> np.ndarray:
-        """(n_items + 1, dim) item vectors: ``score = query_vectors @ item_vectors.T`` when the
-        model has no text blend (serving retrieves top items from them by ANN)."""
+        """(n_items + 1, dim) item vectors: ``score = query_vectors @ item_vectors.T`` when
+        ``vector_scoring`` (serving retrieves top items from them by ANN)."""
         self._check_fitted()
         with torch.no_grad():
             return self.net_.table()[: self.n_items_ + 1].numpy().copy()
@@ -645,11 +707,23 @@ class SASRec(BaseRecommender):
         state = state_to_numpy(self.net_)
         if self.blend_:
             state["text_blend"] = np.array([self.blend_], dtype=np.float64)
+        if self.mix_:
+            state["cooc_blend"] = np.array([self.mix_], dtype=np.float64)
+            state.update({f"cooc.{k}": v for k, v in self.cooc_._state().items()})
         return state
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         state = dict(state)
         self.blend_ = float(state.pop("text_blend", np.zeros(1))[0])
+        self.mix_ = float(state.pop("cooc_blend", np.zeros(1))[0])
+        cooc = {k[5:]: state.pop(k) for k in list(state) if k.startswith("cooc.")}
+        self.cooc_ = None
+        if self.mix_:
+            from shopaug.models.itemknn import ItemKNN
+
+            self.cooc_ = ItemKNN(**COOC_KNN)
+            self.cooc_.n_items_, self.cooc_.n_users_ = self.n_items_, self.n_users_
+            self.cooc_._set_state(cooc)
         extra = state["item.weight"].shape[0] - (self.n_items_ + 1)
         text = None
         if "text" in state:

@@ -135,10 +135,11 @@ class Engine:
                                f"{self.model_name!r}")
         version = f"{model.name}@v{n}"
         vectors = getattr(model, "item_vectors", None)
-        if vectors is None or getattr(model, "blend_", 0.0):
+        if vectors is None or not getattr(model, "vector_scoring", True):
             if self.settings.quantize != "none":
                 raise ShopaugError(f"{path}: quantize={self.settings.quantize!r} needs a "
-                                   "model with item vectors (sasrec without text blend)")
+                                   "model with item vectors (sasrec without text or "
+                                   "co-occurrence blend)")
             return Bundle(model=model, name=model.name, version=version, path=path)
         import faiss
 

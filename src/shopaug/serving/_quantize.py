@@ -32,9 +32,9 @@ class Int8Recommender:
         import faiss
         import torch
 
-        if not hasattr(model, "query_vectors") or getattr(model, "blend_", 0.0):
+        if not hasattr(model, "query_vectors") or not getattr(model, "vector_scoring", True):
             raise ValueError(f"int8 serving needs a model with query and item vectors and no "
-                             f"text blend; {model.name!r} has none")
+                             f"text or co-occurrence blend; {model.name!r} has none")
         self.model = copy.copy(model)
         with warnings.catch_warnings():
             # torch marks torch.ao.quantization deprecated in favour of torchao, a package
