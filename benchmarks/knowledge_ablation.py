@@ -3,12 +3,13 @@
     python benchmarks/knowledge_ablation.py [--seeds 3] [--runs runs/bench-knowledge]
         [--baseline-runs runs/bench-rec-accuracy] [--augmented-runs runs/bench-augment]
         [--arms sasrec,augmented,best] [--json-out docs/results/knowledge_ablation.json]
+        [--refresh]
 
 Trains what is missing (`shopaug train --preset P --seed S` per run folder, as
 `benchmarks/augment_ablation.py` does, reusing folders of the same configuration), then
 re-ranks every saved model on the test cases: 3 seeds per preset, full ranking, history
 excluded, per-user NDCG@10 averaged over seeds, paired bootstrap over users against
-`sasrec`. Prints the table (with the text-blend weight each `best` run chose on
+`sasrec`. Prints the table (with the late-fusion weights each `best` run chose on
 validation), writes `--runs`/report.html and one JSON line.
 """
 
@@ -36,11 +37,15 @@ def main() -> None:
     ap.add_argument("--arms", default="sasrec,augmented,best",
                     help="presets to compare; sasrec is the baseline and always included")
     ap.add_argument("--json-out", type=Path, default=None)
+    ap.add_argument("--refresh", action="store_true",
+                    help="re-evaluate every run's test metrics (all history conventions) with "
+                         "today's scoring code instead of reading them from results.json: for "
+                         "saved weights whose scoring changed since they were trained")
     args = ap.parse_args()
     arms = ["sasrec", *(a for a in args.arms.split(",") if a and a != "sasrec")]
 
     from shopaug.ablation import arm_records, compare, format_ablation, ndcg_per_case
-    from shopaug.evaluation import rank_cases
+    from shopaug.evaluation import HISTORY_CONVENTIONS, evaluate, rank_cases
     from shopaug.evaluation.report import write_report
     from shopaug.experiment import load_run
 
@@ -63,7 +68,11 @@ def main() -> None:
                                "cooc_blend": model.mix_})
             ranks, _ = rank_cases(model, split.test, history="exclude")
             gains.append(ndcg_per_case(ranks))
-            recs.append(json.loads((f / "results.json").read_text())["models"][name])
+            rec = json.loads((f / "results.json").read_text())["models"][name]
+            if args.refresh:
+                rec["test"] = {h: evaluate(model, split, "test", history=h)
+                               for h in HISTORY_CONVENTIONS}
+            recs.append(rec)
         per_case[preset], records[preset] = np.mean(gains, axis=0), recs
     assert split is not None
     summary = {"seeds": args.seeds, "model": "sasrec", "late_fusion": blends,

@@ -78,8 +78,9 @@ class SASRecConfig:
         cooc_blend: mixes the next-item distribution (softmax of the standardised scores,
             after any text blend) with ItemKNN's co-occurrence distribution for the same
             history (its scores over the catalogue, normalised to sum to 1):
-            ``score = log((1 - w) * p_model + w * p_cooc)``. Co-occurrence reaches items the
-            transformer under-ranks, most of all rarely bought ones. ``auto`` picks ``w``
+            ``score = (1 - w) * p_model + w * p_cooc``, a probability (> 0, so the ``zero``
+            history convention still ranks history items last). Co-occurrence reaches items
+            the transformer under-ranks, most of all rarely bought ones. ``auto`` picks ``w``
             from ``COOC_GRID`` on the validation callback after training; 0 turns it off.
     """
 
@@ -637,14 +638,16 @@ class SASRec(BaseRecommender):
         return out
 
     def _mix(self, s: torch.Tensor, histories: Sequences) -> torch.Tensor:
-        """``log((1 - w) p_model + w p_cooc)`` over the real items (column 0 is padding)."""
+        """``(1 - w) p_model + w p_cooc`` over the real items (column 0 is padding). Kept as a
+        probability, not its log: every score stays > 0, above the 0 that the ``zero``
+        history convention gives history items, as with the unmixed model's top items."""
         w = self.mix_
         p = torch.softmax(_zscore(s[:, 1:]), dim=1)
         k = torch.from_numpy(self.cooc_.score(None, histories)[:, 1:]).clamp(min=0)
         k = k / k.sum(1, keepdim=True).clamp(min=1e-12)
         out = torch.empty_like(s)
         out[:, 0] = s[:, 0]
-        out[:, 1:] = torch.log((1 - w) * p + w * k + 1e-12)
+        out[:, 1:] = (1 - w) * p + w * k
         return out
 
     def item_vectors(self) -> np.ndarray:
