@@ -29,6 +29,7 @@ from shopaug.experiment import (
     make_split,
     resolve,
 )
+from shopaug.training import epochs_run
 
 BASELINE = "none"
 METRICS = ("NDCG@10", "HR@10", "NDCG@20", "HR@20", "MRR@10")
@@ -191,7 +192,8 @@ def compare(
             row[f"{sl} NDCG@10"] = float(per_case[name][sel].mean()) if sel.any() else 0.0
         row["fit_seconds"] = float(np.mean([r["fit_seconds"] for r in recs]))
         row["seconds_per_epoch"] = float(np.mean(
-            [r["fit_seconds"] / max(r["epochs_run"], 1) for r in recs]))
+            [r["fit_seconds"] / max(epochs_run(r["history"]) if "history" in r
+                                    else r["epochs_run"], 1) for r in recs]))
         row["peak_rss_mb"] = float(np.max([r["peak_rss_mb"] for r in recs]))
         if name != baseline:
             base = per_case[baseline]

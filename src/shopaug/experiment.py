@@ -34,7 +34,7 @@ from shopaug.evaluation import (
     temporal_split,
 )
 from shopaug.exceptions import ConfigError, ShopaugError
-from shopaug.training import TrainOptions
+from shopaug.training import TrainOptions, epochs_run
 
 RUN_FORMAT = 1
 DEMO_MODELS = ("popularity", "itemknn", "bpr", "sasrec")
@@ -303,7 +303,7 @@ def fit_and_evaluate(
         "train": rc.train,
         "seed": seed,
         "fit_seconds": round(fit_seconds, 2),
-        "epochs_run": len(model.history_),
+        "epochs_run": epochs_run(model.history_),
         "history": model.history_,
         "valid": evaluate(model, split, "valid", beyond=False, engine=engine),
         "test": {h: evaluate(model, split, "test", history=h, engine=engine)

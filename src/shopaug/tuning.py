@@ -30,6 +30,7 @@ from shopaug.experiment import (
     make_split,
     resolve,
 )
+from shopaug.training import epochs_run
 
 #: Operators the policy search may use, with the range of their strength.
 SEARCH_OPS: dict[str, tuple[str, float, float]] = {
@@ -349,7 +350,7 @@ def tune_model(
         value = float(evaluate(fitted, sp, "valid", beyond=False)["NDCG@10"])
         trial.set_user_attr("config", config)
         trial.set_user_attr("seconds", round(seconds, 2))
-        trial.set_user_attr("epochs_run", len(getattr(fitted, "history_", []) or []))
+        trial.set_user_attr("epochs_run", epochs_run(getattr(fitted, "history_", []) or []))
         echo(f"[tune] trial {trial.number}: valid NDCG@10 {value:.4f} ({seconds:.0f}s)")
         return value
 

@@ -9,7 +9,7 @@ from shopaug.data import Sequences, TrainSet
 from shopaug.models import SASRec, load_model
 from shopaug.models.itemknn import ItemKNN
 from shopaug.models.sasrec import COOC_GRID, COOC_KNN, SASRecConfig, _zscore
-from shopaug.training import TrainOptions
+from shopaug.training import TrainOptions, epochs_run
 
 
 def data():
@@ -55,6 +55,8 @@ def test_auto_is_chosen_on_the_validation_callback_saved_and_loaded(tmp_path):
         data(), TrainOptions(**{**OPTS, "validate": validate}))
     assert m.mix_ == 0.1 and set(COOC_GRID) <= set(seen)
     assert m.history_[-1]["chosen"] == 0.1 and "cooc_blend" in m.history_[-1]
+    # the weight choice is recorded in the history but is not an epoch
+    assert len(m.history_) == 3 and epochs_run(m.history_) == 2
     m.save(tmp_path / "m")
     again = load_model(tmp_path / "m")
     assert again.mix_ == 0.1 and again.config.cooc_blend == "auto"

@@ -49,3 +49,9 @@ class TrainOptions:
     encoder: Any = None
     warm_start: bool = False
     dist: Any = None
+
+
+def epochs_run(history: list[dict]) -> int:
+    """Training epochs in a model's ``history_``: its other entries record choices made
+    after training (such as late-fusion weights)."""
+    return sum("epoch" in h for h in history)
