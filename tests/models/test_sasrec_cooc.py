@@ -85,3 +85,16 @@ def test_int8_serving_refuses_a_mixed_model():
     m = SASRec(cooc_blend=0.2, **SMALL).fit(data(), TrainOptions(**OPTS))
     with pytest.raises(ValueError, match="co-occurrence"):
         Int8Recommender(m)
+
+
+def test_the_cooc_expert_sees_the_training_partition_only():
+    from shopaug.evaluation import leave_one_out
+    from shopaug.testing import planted
+
+    ds, canaries = planted(n_users=40, n_items=120)
+    m = SASRec(cooc_blend=0.2, **SMALL).fit(leave_one_out(ds).train, TrainOptions(**OPTS))
+    c = np.array(sorted(canaries))
+    assert m.cooc_.sim_[c].nnz == 0 and m.cooc_.sim_[:, c].nnz == 0
+    # the check can fail: an expert fitted on every interaction links the canaries
+    leaky = ItemKNN(**COOC_KNN).fit(TrainSet(ds.sequences(), ds.n_items))
+    assert leaky.sim_[c].nnz > 0
