@@ -26,7 +26,7 @@ USERS = np.arange(3)
 
 def test_mixture_is_the_weighted_sum_of_both_distributions():
     m = SASRec(cooc_blend=0.3, **SMALL).fit(data(), TrainOptions(**OPTS))
-    assert m.mix_ == 0.3 and not m.vector_scoring
+    assert m.mix_ == 0.3 and not m.vector_scoring and m.probability_scores
     mixed = m.score(USERS, HIST)
     m.mix_ = 0.0
     plain = m.score(USERS, HIST)
@@ -68,6 +68,7 @@ def test_off_by_default_and_auto_without_validation_stays_off(tmp_path):
     plain = SASRec(**SMALL).fit(data(), TrainOptions(**OPTS))
     auto = SASRec(cooc_blend="auto", **SMALL).fit(data(), TrainOptions(**OPTS))
     assert plain.vector_scoring and auto.vector_scoring and auto.mix_ == 0.0
+    assert not plain.probability_scores
     np.testing.assert_array_equal(auto.score(USERS, HIST), plain.score(USERS, HIST))
     auto.save(tmp_path / "m")  # nothing of the unused expert is stored
     assert load_model(tmp_path / "m").cooc_ is None
@@ -98,3 +99,14 @@ def test_the_cooc_expert_sees_the_training_partition_only():
     # the check can fail: an expert fitted on every interaction links the canaries
     leaky = ItemKNN(**COOC_KNN).fit(TrainSet(ds.sequences(), ds.n_items))
     assert leaky.sim_[c].nnz > 0
+
+
+def test_explanations_weigh_probabilities_by_value_and_logits_by_softmax():
+    from shopaug.serving._engine import explain_weights
+
+    probs = np.array([0.004, 0.001, 0.0])
+    np.testing.assert_allclose(explain_weights(probs, True), [0.8, 0.2, 0.0])
+    logits = np.array([2.0, 1.0, 0.0])
+    e = np.exp([0.0, -1.0, -2.0])
+    np.testing.assert_allclose(explain_weights(logits, False), e / e.sum())
+    np.testing.assert_allclose(explain_weights(np.zeros(4), True), 0.25)

@@ -427,6 +427,11 @@ class SASRec(BaseRecommender):
         ANN index over the item vectors ranks as ``score`` does."""
         return not (self.blend_ or self.mix_)
 
+    @property
+    def probability_scores(self) -> bool:
+        """Whether ``score`` returns probabilities (``cooc_blend`` on) rather than logits."""
+        return bool(self.mix_)
+
     def fit(self, train: TrainSet, options: TrainOptions | None = None) -> Self:
         options = options or TrainOptions()
         if options.recipe is not None and "text" in options.recipe.train:

@@ -342,8 +342,7 @@ class Engine:
         seqs = Sequences.from_lists([np.array([h]) for h in recent])
         s = b.model.score(np.full(len(recent), -1), seqs)[:, i].astype(np.float64)
         order = np.argsort(-s, kind="stable")[:top]
-        w = np.exp(s - s.max())
-        w = w / w.sum()
+        w = explain_weights(s, getattr(b.model, "probability_scores", False))
         ext = self.ds.items.to_external(recent[order])
         because = [{"item_id": str(e), "title": self.titles.get(str(e)), "weight": float(w[j])}
                    for e, j in zip(ext, order, strict=True)]
@@ -431,3 +430,12 @@ class Engine:
                 t.join(60)
         self.store.close()
         gc.unfreeze()  # frozen objects are never finalised: the exit would report them leaked
+
+
+def explain_weights(scores: np.ndarray, probabilities: bool) -> np.ndarray:
+    """Shares of the reasons in an explanation: the scores themselves, normalised, when the
+    model scores with probabilities (a softmax would flatten values in [0, 1] to about
+    uniform), else their softmax (logits)."""
+    w = np.clip(scores, 0.0, None) if probabilities else np.exp(scores - scores.max())
+    total = w.sum()
+    return w / total if total > 0 else np.full(len(w), 1.0 / len(w))
