@@ -589,14 +589,7 @@ class SASRec(BaseRecommender):
         self._check_fitted()
         if self.cooc_ is None:
             raise ValueError("choose_mix needs a model fitted with cooc_blend != 0")
-        figures = {}
-        for w in grid:
-            self.mix_ = w
-            figures[w] = float(validate(self))
-        self.mix_ = max(grid, key=lambda w: (figures[w], -w))
-        self.history_.append({"cooc_blend": {str(w): f for w, f in figures.items()},
-                              "chosen": self.mix_})
-        return figures
+        return self._choose("mix_", "cooc_blend", validate, grid)
 
     def choose_blend(
         self, validate: Any, grid: tuple[float, ...] = BLEND_GRID
@@ -607,13 +600,20 @@ class SASRec(BaseRecommender):
         self._check_fitted()
         if not self.net_.fuse:
             raise ValueError("text_blend needs a model trained with text='fuse'")
+        return self._choose("blend_", "text_blend", validate, grid)
+
+    def _choose(
+        self, attr: str, option: str, validate: Any, grid: tuple[float, ...]
+    ) -> dict[float, float]:
+        """Try each weight of ``grid`` in ``attr``, keep the best by ``validate`` (ties go
+        to the smaller weight) and record every figure in ``history_`` under ``option``."""
         figures = {}
         for w in grid:
-            self.blend_ = w
+            setattr(self, attr, w)
             figures[w] = float(validate(self))
-        self.blend_ = max(grid, key=lambda w: (figures[w], -w))
-        self.history_.append({"text_blend": {str(w): f for w, f in figures.items()},
-                              "chosen": self.blend_})
+        setattr(self, attr, max(grid, key=lambda w: (figures[w], -w)))
+        self.history_.append({option: {str(w): f for w, f in figures.items()},
+                              "chosen": getattr(self, attr)})
         return figures
 
     def score(self, users: np.ndarray, histories: Sequences) -> np.ndarray:
