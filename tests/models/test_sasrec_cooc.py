@@ -110,3 +110,31 @@ def test_explanations_weigh_probabilities_by_value_and_logits_by_softmax():
     e = np.exp([0.0, -1.0, -2.0])
     np.testing.assert_allclose(explain_weights(logits, False), e / e.sum())
     np.testing.assert_allclose(explain_weights(np.zeros(4), True), 0.25)
+
+
+def test_a_refit_validates_without_the_previous_fits_late_fusions():
+    class Encoder:  # deterministic 4-d vectors, enough for a text-fused model
+        def encode(self, texts):
+            return np.array([[len(t) % 3, len(t) % 5, 1.0, 0.0] for t in texts], np.float32)
+
+    train = data()
+    train = TrainSet(train.sequences, n_items=20,
+                     item_text=np.array([""] + [f"item {i}" for i in range(1, 21)], dtype=object))
+    mixes, blends = [], []
+
+    def validate(m):
+        mixes.append(m.mix_)
+        blends.append(m.blend_)
+        return -abs(m.blend_ - 0.2)  # the first fit keeps text blend .2
+
+    m = SASRec(text="fuse", text_blend="auto", cooc_blend=0.3, **SMALL)
+    opts = TrainOptions(**OPTS, encoder=Encoder(), validate=validate)
+    m.fit(train, opts)
+    assert m.mix_ == 0.3
+    assert m.blend_ == 0.2
+    mixes.clear()
+    blends.clear()
+    m.fit(train, opts)
+    assert mixes and set(mixes) == {0.0}  # epochs and text-blend figures, all without a mixture
+    assert blends[:2] == [0.0, 0.0]  # the 2 epochs: without the first fit's text blend either
+    assert m.mix_ == 0.3

@@ -434,6 +434,9 @@ class SASRec(BaseRecommender):
 
     def fit(self, train: TrainSet, options: TrainOptions | None = None) -> Self:
         options = options or TrainOptions()
+        # a refit validates its epochs (and its text blend) as a first fit does: without the
+        # previous fit's late fusions
+        self.blend_, self.mix_, self.cooc_ = 0.0, 0.0, None
         if options.recipe is not None and "text" in options.recipe.train:
             # a recipe's knowledge source becomes part of the model (and of its saved config)
             self.config = dataclasses.replace(self.config, text=options.recipe.train["text"])
@@ -569,7 +572,6 @@ class SASRec(BaseRecommender):
                 self.blend_ = float(self.config.text_blend)
             elif options.validate is not None:
                 self.choose_blend(options.validate)
-        self.mix_, self.cooc_ = 0.0, None
         if self.config.cooc_blend != 0:
             from shopaug.models.itemknn import ItemKNN
 
