@@ -637,10 +637,12 @@ class SASRec(BaseRecommender):
                 inp = torch.from_numpy(histories.padded(t, rows))
                 h = self.net_(inp, full, last=True)[:, -1]
                 s = h @ table.T
+                if blend > 0 or self.mix_ > 0:
+                    chunk = histories.rows(rows)
                 if blend > 0:
-                    s = _zscore(s) + blend * _zscore(self._text_scores(histories.rows(rows)))
+                    s = _zscore(s) + blend * _zscore(self._text_scores(chunk))
                 if self.mix_ > 0:
-                    s = self._mix(s, histories.rows(rows))
+                    s = self._mix(s, chunk)
                 out[rows] = s.numpy()
         return out
 
