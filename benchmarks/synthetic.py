@@ -2,7 +2,7 @@
 layout (default: bundled Amazon Beauty).
 
     python benchmarks/synthetic.py [--data bundled:amazon-beauty] [--budget-minutes 4]
-        [--epsilons 1,4,8] [--out docs/results/synthetic.json]
+        [--epsilons 1,4,8] [--dp-params JSON] [--out docs/results/synthetic.json]
 
 For each method (``sasrec``: sequences sampled from a SASRec fitted on the members;
 ``markov``; ``dp-markov`` at each epsilon): ``shopaug synth`` with ``member_frac`` 0.5 (the
@@ -33,12 +33,15 @@ def main() -> None:
     ap.add_argument("--member-frac", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--methods", default="sasrec,markov,dp-markov")
+    ap.add_argument("--dp-params", default="{}",
+                    help='JSON options of dp-markov, e.g. \'{"transitions": 1}\'')
     ap.add_argument("--out", type=Path, default=Path("docs/results/synthetic.json"))
     args = ap.parse_args()
 
     from shopaug.augment.synthetic import synthesize
     from shopaug.evaluation.synthetic import synth_report
 
+    dp_params = json.loads(args.dp_params)
     runs = []
     for m in args.methods.split(","):
         if m == "dp-markov":
@@ -53,7 +56,8 @@ def main() -> None:
             out = Path(tmp) / name.replace(" ", "_").replace("=", "")
             t0 = time.perf_counter()
             summary = synthesize(args.data, method, out=out, seed=args.seed, epsilon=eps,
-                                 member_frac=args.member_frac)
+                                 member_frac=args.member_frac,
+                                 params=dp_params if method == "dp-markov" else None)
             gen_s = time.perf_counter() - t0
             rep = synth_report(out, args.data, seed=args.seed,
                                budget_minutes=args.budget_minutes,
@@ -71,6 +75,7 @@ def main() -> None:
                   f"{rep['real_plus_synthetic_ndcg10']}, exact copies "
                   f"{rep['exact_copy_rate']}, MIA AUC {rep['mia_auc']}", flush=True)
     result = {"benchmark": "synthetic", "data": args.data, "seed": args.seed,
+              "dp_params": dp_params,
               "budget_minutes": args.budget_minutes, "member_frac": args.member_frac,
               "date": time.strftime("%Y-%m-%d"),
               "machine": {"cpus": __import__("os").cpu_count(),

@@ -195,10 +195,58 @@ def test_dp_accounting():
     assert all(bigger["parts"][k]["noise_scale"] < parts[k]["noise_scale"] for k in parts)
 
 
+def test_dp_transition_bound_counts_k_random_pairs_per_user():
+    gen = DPMarkov(epsilon=4.0, max_len=10, transitions=2).fit(CHAIN, rng=0)
+    acc = gen.accounting()
+    assert acc["transitions_per_user"] == 2
+    assert acc["parts"]["transitions"]["sensitivity"] == 2
+    assert acc["parts"]["transitions"]["noise_scale"] == pytest.approx(2 / (4.0 * 0.7))
+    assert "at most 2 (drawn at random)" in acc["guarantee"]
+    raw = gen.raw_["transitions"]
+    assert raw.sum() == 400  # 2 of the 9 pairs of each of the 200 users
+    assert len(raw) == 9 and raw.min() > 20  # the pairs are drawn at random, not the first 2
+    assert (gen.raw_["lengths"][-1], gen.raw_["lengths"].sum()) == (200, 200)  # lengths kept
+    again = DPMarkov(epsilon=4.0, max_len=10, transitions=2).fit(CHAIN, rng=0)
+    assert (again.raw_["transitions"] == raw).all()  # the draw follows the seed
+    # a bound at or above max_len - 1 is the default: every pair counts
+    full = DPMarkov(epsilon=4.0, max_len=10, transitions=50).fit(CHAIN, rng=0)
+    assert full.raw_["transitions"].tolist() == [200] * 9
+    assert full.accounting()["parts"]["transitions"]["sensitivity"] == 9
+
+
+TEXTS = ["", "red matte lipstick", "pink matte lipstick", "garden hose 50 ft",
+         "expandable garden water hose", "red matte lipsticks", "vanilla scented candle"]
+
+
+def test_dp_text_prior_walks_to_text_neighbours_among_released_items():
+    # released: 1 -> 3 and 2 -> 4. Item 5 (nearly 1's own text) is never trained on and 6 is
+    # seen once, below the release threshold: the prior must reach neither
+    rows = [[1, 3]] * 40 + [[2, 4]] * 40 + [[6]]
+    train = TrainSet(Sequences.from_lists(rows), n_items=6,
+                     item_text=np.array(TEXTS, dtype=object))
+    opts = dict(epsilon=50.0, max_len=2, spurious=1e-9, smoothing=0.0)
+
+    def pairs(gen):
+        out = gen.sample(400, rng=1)
+        assert not np.isin(out.items, [5, 6]).any()
+        return {(int(r[0]), int(r[1])) for r in (out[i] for i in range(400)) if len(r) == 2}
+
+    gen = DPMarkov(text_prior=1.0, text_k=1, **opts).fit(train, rng=0)
+    assert (gen.popularity_[1:5] > 0).all() and gen.popularity_[[5, 6]].tolist() == [0, 0]
+    assert gen.prior_[1:5, 0].tolist() == [2, 1, 4, 3]  # lipstick <-> lipstick, hose <-> hose
+    assert pairs(gen) == {(1, 2), (2, 1)}  # every step follows the text prior
+    assert "costs nothing" in gen.accounting()["guarantee"]
+    assert pairs(DPMarkov(**opts).fit(train, rng=0)) == {(1, 3), (2, 4)}  # transitions only
+    assert pairs(DPMarkov(text_prior=0.5, text_k=1, **opts).fit(train, rng=0)) == {
+        (1, 2), (2, 1), (1, 3), (2, 4)}
+
+
 def test_dp_needs_an_explicit_rng_and_a_valid_config():
     with pytest.raises(ValueError, match="rng"):
         DPMarkov().fit(CHAIN)
-    for bad in ({"epsilon": 0}, {"max_len": 1}, {"split": (1, 0, 1)}, {"spurious": 0}):
+    for bad in ({"epsilon": 0}, {"max_len": 1}, {"split": (1, 0, 1)}, {"spurious": 0},
+                {"transitions": 0}, {"transitions": 1.5}, {"text_prior": 1.5},
+                {"text_k": 0}):
         with pytest.raises(ConfigError):
             DPMarkov(**bad)
 

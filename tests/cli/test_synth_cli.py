@@ -51,3 +51,23 @@ def test_synth_errors(tmp_path):
     assert p.returncode == 2 and "--method" in p.stderr
     p = run("synth", "report", real, "--real", real, check=False)
     assert p.returncode == 2 and "synthetic.json" in p.stderr
+    p = run("synth", "--data", real, "--method", "dp-markov", "--epsilon", "4", "--out",
+            tmp_path / "x", "--param", "transitions", check=False)
+    assert p.returncode == 2 and "KEY=VALUE" in p.stderr
+    p = run("synth", "--data", real, "--method", "dp-markov", "--epsilon", "4", "--out",
+            tmp_path / "x", "--param", "transitions=0", check=False)
+    assert p.returncode == 2 and "transitions" in p.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_synth_passes_generator_options(tmp_path):
+    real = _small(tmp_path, users=200)
+    syn = tmp_path / "syn"
+    p = run("synth", "--data", real, "--method", "dp-markov", "--epsilon", "8", "--out", syn,
+            "--param", "transitions=1", "--param", "split=[0.1, 0.6, 0.3]")
+    acc = json.loads(p.stdout)["accounting"]
+    assert acc["transitions_per_user"] == 1
+    assert acc["parts"]["transitions"]["sensitivity"] == 1
+    assert acc["parts"]["first_items"]["epsilon"] == 8 * 0.6
+    meta = json.loads((syn / "synthetic.json").read_text())
+    assert meta["params"]["generator"]["transitions"] == 1

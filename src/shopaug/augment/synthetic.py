@@ -282,6 +282,10 @@ class Markov(SequenceGenerator):
     """
 
     Config = MarkovConfig
+    #: ``(n_items + 1, k)`` neighbour ids (0-padded) a step may draw from instead of the
+    #: transitions (``DPMarkov``'s public text prior); ``None`` for none.
+    prior_: np.ndarray | None = None
+    prior_weight: float = 0.0
 
     def _fit(self, train: TrainSet, rng: np.random.Generator) -> None:
         seqs, n = train.sequences, train.n_items
@@ -314,6 +318,7 @@ class Markov(SequenceGenerator):
         cum0 = np.concatenate([[0.0], self._cum])
         self._start = cum0[t.indptr[:-1]]  # cumulative weight before each row
         self._rowsum = cum0[t.indptr[1:]] - self._start
+        self._prior_n = (self.prior_ > 0).sum(1) if self.prior_ is not None else None
 
     def _draw_start(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         lengths = self._len.draw(rng.random(n))
@@ -333,7 +338,18 @@ class Markov(SequenceGenerator):
             row = self._rowsum[cur]
             pop = (v < w) | (row <= 0)
             nxt = np.empty(len(act), dtype=np.int64)
-            nxt[pop] = self._pop.draw(u[pop])
+            if self._prior_n is not None:
+                # the prior replaces a transition with probability prior_weight and stands
+                # in for an empty transition row; popularity when the item has no neighbour
+                has = self._prior_n[cur] > 0
+                near = has & (v >= w) & ((v < w + (1 - w) * self.prior_weight) | (row <= 0))
+                j = (u[near] * self._prior_n[cur[near]]).astype(np.int64)
+                nxt[near] = self.prior_[cur[near], j]
+                pop &= ~near
+                nxt[pop] = self._pop.draw(u[pop])
+                pop |= near  # done: the transition draw below skips them
+            else:
+                nxt[pop] = self._pop.draw(u[pop])
             c = cur[~pop]
             target = self._start[c] + u[~pop] * row[~pop]
             j = np.searchsorted(self._cum, target, side="right")
@@ -362,6 +378,14 @@ class DPMarkovConfig:
         more than ``2 * spurious`` cells; sets each threshold to ``b * ln(cells / (2 *
         spurious))`` for noise scale ``b``. Smaller keeps fewer noise-only items and pairs
         but also drops more rare true counts.
+    transitions: at most this many transitions per user (drawn at random from the cut
+        sequence), the transition release's sensitivity; ``None`` for all ``max_len - 1``.
+        Separates the transition bound from the length bound: long sequences, little noise.
+    text_prior: probability that a step draws a text neighbour of the current item instead
+        of a released transition (items without a released transition always do). The
+        neighbours come from MiniLM vectors of the public catalogue text, among items with
+        released counts, so the prior costs no privacy budget. 0 turns it off.
+    text_k: neighbours per item for ``text_prior``.
     """
 
     epsilon: float = 1.0
@@ -369,6 +393,9 @@ class DPMarkovConfig:
     split: tuple[float, float, float] = (0.1, 0.2, 0.7)
     smoothing: float = 0.05
     spurious: float = 1.0
+    transitions: int | None = None
+    text_prior: float = 0.0
+    text_k: int = 10
 
     def __post_init__(self) -> None:
         def bad(field_: str, expected: str) -> ConfigError:
@@ -393,6 +420,14 @@ class DPMarkovConfig:
                 self.spurious > 0):
             raise bad("spurious", "a number > 0")
         object.__setattr__(self, "spurious", float(self.spurious))
+        if self.transitions is not None and (
+                isinstance(self.transitions, bool) or not isinstance(self.transitions, int)
+                or self.transitions < 1):
+            raise bad("transitions", "an integer >= 1 or None")
+        object.__setattr__(
+            self, "text_prior", _check_unit("dp-markov", "text_prior", self.text_prior))
+        if isinstance(self.text_k, bool) or not isinstance(self.text_k, int) or self.text_k < 1:
+            raise bad("text_k", "an integer >= 1")
 
 
 def _threshold(scale: float, cells: int, spurious: float) -> float:
@@ -407,10 +442,11 @@ class DPMarkov(Markov):
     """``Markov`` whose statistics are released under user-level epsilon-DP.
 
     Privacy unit: one user's whole training sequence (add/remove neighbouring). Each
-    sequence is cut to its first ``max_len`` items, so one user adds at most 1 to the
-    length histogram (lengths 1..max_len), 1 to the first-item counts (every catalogue
-    item) and ``max_len - 1`` to the transition counts (every ordered pair of catalogue
-    items): L1 sensitivities ``1, 1, max_len - 1``. Each release gets ``epsilon * share``
+    sequence is cut to its first ``max_len`` items and at most ``transitions`` of its
+    consecutive pairs count (all ``max_len - 1`` by default), so one user adds at most 1 to
+    the length histogram (lengths 1..max_len), 1 to the first-item counts (every catalogue
+    item) and ``k = min(transitions, max_len - 1)`` to the transition counts (every ordered
+    pair of catalogue items): L1 sensitivities ``1, 1, k``. Each release gets ``epsilon * share``
     (basic sequential composition: the parts add up to ``epsilon``) and Laplace noise of
     scale ``b = sensitivity / epsilon_part`` on every cell of its domain; a cell is
     released as its noisy count when that exceeds the threshold ``t`` (0 for lengths,
@@ -427,6 +463,11 @@ class DPMarkov(Markov):
     ``t + Exponential(b)``: the same distribution as noising all ``n^2`` cells and
     thresholding, hence the same guarantee. ``t`` depends only on public values (``n``,
     ``b``, ``spurious``).
+
+    With ``text_prior`` a sampling step may move to a text neighbour of the current item
+    (MiniLM vectors of the public catalogue text, neighbours among items whose released
+    counts are positive): public data combined with the release, so it adds no privacy
+    cost, and items without released transitions still get a plausible next item.
 
     Not covered: the item catalogue and side information (public), the number of
     synthetic users, and the seed: the noise comes from the rng given to ``fit``, so
@@ -445,10 +486,18 @@ class DPMarkov(Markov):
             raise ValueError("dp-markov draws its noise from rng: pass a seed or Generator")
         return super().fit(train, rng)
 
+    def _bound(self) -> int:
+        """Transitions one user contributes at most (the transition release's sensitivity)."""
+        cfg = self.config
+        return min(cfg.transitions or cfg.max_len - 1, cfg.max_len - 1)
+
+    def _sens(self) -> tuple[float, float, float]:
+        return (1.0, 1.0, float(self._bound()))
+
     def _scales(self) -> list[float]:
         cfg = self.config
-        sens = (1.0, 1.0, float(cfg.max_len - 1))
-        return [s / (cfg.epsilon * share) for s, share in zip(sens, cfg.split, strict=True)]
+        return [s / (cfg.epsilon * share)
+                for s, share in zip(self._sens(), cfg.split, strict=True)]
 
     def _fit(self, train: TrainSet, rng: np.random.Generator) -> None:
         import scipy.sparse as sp
@@ -472,6 +521,13 @@ class DPMarkov(Markov):
         first = np.concatenate([[0.0], np.where(first > t_first, first, 0.0)])
 
         src, dst = _pairs(seqs)
+        if self._bound() < cfg.max_len - 1:  # keep a random `transitions` pairs per user
+            row = np.repeat(np.arange(len(seqs)), np.maximum(seqs.lengths - 1, 0))
+            order = np.lexsort((rng.random(len(row)), row))
+            start = np.searchsorted(row[order], row[order], side="left")
+            keep_pair = np.zeros(len(row), dtype=bool)
+            keep_pair[order] = np.arange(len(row)) - start < self._bound()
+            src, dst = src[keep_pair], dst[keep_pair]
         cells, counts = np.unique((src - 1) * n + (dst - 1), return_counts=True)
         noisy = counts + rng.laplace(0.0, b_trans, len(cells))
         keep = noisy > t_trans
@@ -497,6 +553,13 @@ class DPMarkov(Markov):
                           "cells": (cfg.max_len, n, n * n), "spurious_max": n * n * p,
                           "released_cells": int(trans.nnz)}
         popularity = first + np.asarray(trans.sum(axis=0)).ravel()
+        self.prior_ = None
+        if cfg.text_prior > 0:  # public text among released items: post-processing
+            from shopaug.augment.knowledge import item_embeddings, text_neighbors
+
+            self.prior_ = text_neighbors(
+                item_embeddings(train), cfg.text_k, candidates=popularity > 0)
+            self.prior_weight = cfg.text_prior
         self._learn(lengths=lengths, first=first, popularity=popularity, transitions=trans)
 
     def accounting(self) -> dict[str, Any]:
@@ -504,7 +567,7 @@ class DPMarkov(Markov):
         if self.n_items_ is None:
             raise NotFittedError("dp-markov: accounting() describes a release; call fit first")
         cfg, rel = self.config, self._released
-        sens = (1.0, 1.0, float(cfg.max_len - 1))
+        sens = self._sens()
         parts = {}
         for i, part in enumerate(_PARTS):
             parts[part] = {
@@ -517,19 +580,23 @@ class DPMarkov(Markov):
         # only public or released figures: how many released cells are noise-only is not
         parts["transitions"]["released_cells"] = rel["released_cells"]
         parts["transitions"]["noise_only_cells_expected_max"] = rel["spurious_max"]
-        n, m = rel["n"], cfg.max_len
+        n, m, k = rel["n"], cfg.max_len, self._bound()
+        pairs = "" if k == m - 1 else f", of whose transitions at most {k} (drawn at random) count"
+        prior = (" The text prior (neighbours of public catalogue text among released items) "
+                 "is post-processing and costs nothing." if cfg.text_prior > 0 else "")
         guarantee = (
             f"The released length histogram, first-item counts and item-to-item transition "
             f"counts, and so every sequence sampled from them, are {cfg.epsilon:g}-"
             f"differentially private (delta = 0) with respect to adding or removing one "
-            f"user's whole training sequence: each sequence is cut to its first {m} items, so "
-            f"one user changes the three histograms by at most 1, 1 and {m - 1} in L1 norm; "
+            f"user's whole training sequence: each sequence is cut to its first {m} items"
+            f"{pairs}, so one user changes the three histograms by at most 1, 1 and {k} in L1 "
+            f"norm; "
             f"each gets Laplace noise of scale sensitivity / epsilon_part on every cell of "
             f"its full domain (lengths 1..{m}, {n} items, {n}x{n} item pairs; the zero "
             f"transition cells are drawn exactly from the Laplace tail above the threshold), "
             f"and counts at or below the threshold are released as 0. Not protected: the item "
             f"catalogue, the number of synthetic users, and the seed of the noise (keep it "
-            f"and the member list in synthetic.json private)."
+            f"and the member list in synthetic.json private).{prior}"
         )
         return {
             "mechanism": "laplace",
@@ -539,6 +606,8 @@ class DPMarkov(Markov):
             "neighbouring": "add or remove one user's training sequence",
             "composition": "basic sequential: epsilon = sum of the parts' epsilon",
             "max_len": m,
+            "transitions_per_user": k,
+            "text_prior": cfg.text_prior,
             "parts": parts,
             "guarantee": guarantee,
         }

@@ -35,6 +35,9 @@ def synth(
     keep_copies: Annotated[bool, typer.Option(
         help="Keep synthetic sequences that copy a member's sequence exactly (by default "
         "they are redrawn; dp-markov output is never filtered).")] = False,
+    param: Annotated[list[str] | None, typer.Option(
+        help="Generator option KEY=VALUE (VALUE read as JSON, else as text); repeatable, "
+        "e.g. --param transitions=1 --param text_prior=0.5 for dp-markov.")] = None,
 ) -> None:
     """Fit a generator on the TRAINING partition (leave-one-out) of --data and write
     synthetic users in the same folder layout, with synthetic.json (method, seed, members,
@@ -51,8 +54,24 @@ def synth(
     from shopaug.augment.synthetic import synthesize
 
     summary = synthesize(data, method, users=users, seed=seed, epsilon=epsilon,
-                         member_frac=member_frac, out=out, keep_copies=keep_copies)
+                         member_frac=member_frac, out=out, keep_copies=keep_copies,
+                         params=_params(param or []))
     print(json.dumps(summary, indent=2, default=str))
+
+
+def _params(pairs: list[str]) -> dict:
+    from shopaug.exceptions import ConfigError
+
+    out = {}
+    for pair in pairs:
+        key, eq, value = pair.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"--param {pair!r}: expected KEY=VALUE, e.g. transitions=1")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 @app.command()
