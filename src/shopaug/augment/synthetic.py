@@ -338,6 +338,7 @@ class Markov(SequenceGenerator):
             row = self._rowsum[cur]
             pop = (v < w) | (row <= 0)
             nxt = np.empty(len(act), dtype=np.int64)
+            near = np.zeros(len(act), dtype=bool)
             if self._prior_n is not None:
                 # the prior replaces a transition with probability prior_weight and stands
                 # in for an empty transition row; popularity when the item has no neighbour
@@ -346,15 +347,13 @@ class Markov(SequenceGenerator):
                 j = (u[near] * self._prior_n[cur[near]]).astype(np.int64)
                 nxt[near] = self.prior_[cur[near], j]
                 pop &= ~near
-                nxt[pop] = self._pop.draw(u[pop])
-                pop |= near  # done: the transition draw below skips them
-            else:
-                nxt[pop] = self._pop.draw(u[pop])
-            c = cur[~pop]
-            target = self._start[c] + u[~pop] * row[~pop]
+            nxt[pop] = self._pop.draw(u[pop])
+            chain = ~(pop | near)
+            c = cur[chain]
+            target = self._start[c] + u[chain] * row[chain]
             j = np.searchsorted(self._cum, target, side="right")
             j = np.clip(j, t.indptr[c], t.indptr[c + 1] - 1)  # rounding stays in the row
-            nxt[~pop] = t.indices[j]
+            nxt[chain] = t.indices[j]
             out[act, s] = nxt
         return _from_rows(out, lengths)
 
@@ -523,10 +522,11 @@ class DPMarkov(Markov):
         src, dst = _pairs(seqs)
         if self._bound() < cfg.max_len - 1:  # keep a random `transitions` pairs per user
             row = np.repeat(np.arange(len(seqs)), np.maximum(seqs.lengths - 1, 0))
-            order = np.lexsort((rng.random(len(row)), row))
-            start = np.searchsorted(row[order], row[order], side="left")
+            order = np.lexsort((rng.random(len(row)), row))  # rows, pairs shuffled within
+            grouped = row[order]
+            rank = np.arange(len(row)) - np.searchsorted(grouped, grouped, side="left")
             keep_pair = np.zeros(len(row), dtype=bool)
-            keep_pair[order] = np.arange(len(row)) - start < self._bound()
+            keep_pair[order] = rank < self._bound()
             src, dst = src[keep_pair], dst[keep_pair]
         cells, counts = np.unique((src - 1) * n + (dst - 1), return_counts=True)
         noisy = counts + rng.laplace(0.0, b_trans, len(cells))
