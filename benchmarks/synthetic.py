@@ -1,8 +1,9 @@
 """Synthetic behaviour logs judged by utility and by attack, on any dataset of the Beauty
 layout (default: bundled Amazon Beauty).
 
-    python benchmarks/synthetic.py [--data bundled:amazon-beauty] [--budget-minutes 4]
-        [--epsilons 1,4,8] [--dp-params JSON] [--out docs/results/synthetic.json]
+    python benchmarks/synthetic.py [--data bundled:amazon-beauty] [--budget-minutes 4] [--epochs N]
+        [--epsilons 1,4,8] [--dp-params JSON] [--gen-params JSON]
+        [--out docs/results/synthetic.json]
 
 For each method (``sasrec``: sequences sampled from a SASRec fitted on the members;
 ``markov``; ``dp-markov`` at each epsilon): ``shopaug synth`` with ``member_frac`` 0.5 (the
@@ -28,20 +29,31 @@ from pathlib import Path
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="bundled:amazon-beauty")
-    ap.add_argument("--budget-minutes", type=float, default=4.0)
+    ap.add_argument("--budget-minutes", type=float, default=None,
+                    help="time budget of every SASRec (default 4, or the preset's own with "
+                         "--epochs)")
+    ap.add_argument("--epochs", type=int, default=None,
+                    help="train every SASRec exactly this many epochs: figures that do not "
+                         "depend on the machine's load")
     ap.add_argument("--epsilons", default="1,4,8")
     ap.add_argument("--member-frac", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--methods", default="sasrec,markov,dp-markov")
     ap.add_argument("--dp-params", default="{}",
                     help='JSON options of dp-markov, e.g. \'{"transitions": 1}\'')
+    ap.add_argument("--gen-params", default="{}",
+                    help='JSON options per method, e.g. \'{"sasrec": {"min_users": 5}}\' '
+                         '(dp-markov: --dp-params)')
     ap.add_argument("--out", type=Path, default=Path("docs/results/synthetic.json"))
     args = ap.parse_args()
+    if args.budget_minutes is None and args.epochs is None:
+        args.budget_minutes = 4.0
 
     from shopaug.augment.synthetic import synthesize
     from shopaug.evaluation.synthetic import synth_report
 
     dp_params = json.loads(args.dp_params)
+    gen_params = {**json.loads(args.gen_params), "dp-markov": dp_params}
     runs = []
     for m in args.methods.split(","):
         if m == "dp-markov":
@@ -57,9 +69,9 @@ def main() -> None:
             t0 = time.perf_counter()
             summary = synthesize(args.data, method, out=out, seed=args.seed, epsilon=eps,
                                  member_frac=args.member_frac,
-                                 params=dp_params if method == "dp-markov" else None)
+                                 params=gen_params.get(method))
             gen_s = time.perf_counter() - t0
-            rep = synth_report(out, args.data, seed=args.seed,
+            rep = synth_report(out, args.data, seed=args.seed, epochs=args.epochs,
                                budget_minutes=args.budget_minutes,
                                real_plus=method == "sasrec", train_on_real=real,
                                train_on_members=members,
@@ -75,8 +87,9 @@ def main() -> None:
                   f"{rep['real_plus_synthetic_ndcg10']}, exact copies "
                   f"{rep['exact_copy_rate']}, MIA AUC {rep['mia_auc']}", flush=True)
     result = {"benchmark": "synthetic", "data": args.data, "seed": args.seed,
-              "dp_params": dp_params,
-              "budget_minutes": args.budget_minutes, "member_frac": args.member_frac,
+              "dp_params": dp_params, "gen_params": gen_params,
+              "budget_minutes": args.budget_minutes, "epochs": args.epochs,
+              "member_frac": args.member_frac,
               "date": time.strftime("%Y-%m-%d"),
               "machine": {"cpus": __import__("os").cpu_count(),
                           "python": platform.python_version()},

@@ -117,22 +117,31 @@ def test_markov_reproduces_a_deterministic_chain():
 def test_markov_step_distributions():
     # 1 -> 2 seven times, 1 -> 3 three times; popularity 1: 10/20, 2: 7/20, 3: 3/20
     train = TrainSet(Sequences.from_lists([[1, 2]] * 7 + [[1, 3]] * 3), n_items=5)
-    out = Markov(smoothing=0.0).fit(train).sample(20000, rng=0)
+    out = Markov(smoothing=0.0, min_users=1).fit(train).sample(20000, rng=0)
     assert (out.lengths == 2).all() and (out.items[0::2] == 1).all()
     assert (out.items[1::2] == 2).mean() == pytest.approx(0.7, abs=0.02)
     # half popularity: first item 1 w.p. .5 + .5 * .5; then 2 | 1 w.p. .5 * .7 + .5 * .35,
     # and item 2 has no outgoing transition, so 2 | 2 follows popularity alone (.35)
-    out = Markov(smoothing=0.5).fit(train).sample(20000, rng=0)
+    out = Markov(smoothing=0.5, min_users=1).fit(train).sample(20000, rng=0)
     first, second = out.items[0::2], out.items[1::2]
     assert (first == 1).mean() == pytest.approx(0.75, abs=0.02)
     assert (second[first == 1] == 2).mean() == pytest.approx(0.525, abs=0.02)
     assert (second[first == 2] == 2).mean() == pytest.approx(0.35, abs=0.03)
     assert not np.isin(out.items, [0, 4, 5]).any()  # never padding or an unseen item
+    # min_users 4: item 3 (3 rows) is never drawn, as a step or through popularity
+    out = Markov(smoothing=0.5, min_users=4).fit(train).sample(20000, rng=0)
+    assert set(out.items.tolist()) == {1, 2}
+    first, second = out.items[0::2], out.items[1::2]
+    # popularity over the allowed items: 1: 10/17, 2: 7/17; 1 -> 2 is the only transition
+    assert (first == 1).mean() == pytest.approx(0.5 + 0.5 * 10 / 17, abs=0.02)
+    assert (second[first == 1] == 2).mean() == pytest.approx(0.5 + 0.5 * 7 / 17, abs=0.02)
+    with pytest.raises(ConfigError, match="min_users"):
+        Markov(min_users=0)
 
 
 def test_lengths_follow_training():
     train = TrainSet(Sequences.from_lists([[1, 2]] * 3 + [[3, 1, 2, 3, 1]]), n_items=3)
-    out = Markov().fit(train).sample(8000, rng=0)
+    out = Markov(min_users=1).fit(train).sample(8000, rng=0)
     assert set(out.lengths.tolist()) == {2, 5}
     assert (out.lengths == 5).mean() == pytest.approx(0.25, abs=0.02)
 
@@ -264,7 +273,11 @@ def test_sasrec_cold_and_narrow_decoding_is_the_argmax_continuation(split, sasre
     prefixes = [row[:s] for row in greedy for s in range(1, len(row))]
     targets = [row[s] for row in greedy for s in range(1, len(row))]
     scores = sasrec.model_.score(np.full(len(prefixes), -1), Sequences.from_lists(prefixes))
-    scores[:, train.item_counts() == 0] = -np.inf
+    # the default min_users (5): only items at least 5 training rows contain are drawn
+    rows_per_item = np.bincount(np.concatenate([np.unique(r) for r in train.sequences]),
+                                minlength=train.n_items + 1)
+    scores[:, rows_per_item < 5] = -np.inf
+    assert (rows_per_item[1:] < 5).any() and (rows_per_item[1:] >= 5).sum() > 5
     assert sasrec.exclude_seen_  # "auto": the planted rows never repeat an item
     for r, p in enumerate(prefixes):
         scores[r, p] = -np.inf
@@ -285,7 +298,7 @@ class FixedScores:
 
 def test_temperature_and_nucleus_known_answers():
     train = TrainSet(Sequences.from_lists([[1, 2], [3, 4]]), 4)
-    gen = SASRecSampler(FixedScores(), exclude_seen=False).fit(train)
+    gen = SASRecSampler(FixedScores(), exclude_seen=False, min_users=1).fit(train)
 
     def second(**kw):
         out = gen.sample(20000, rng=0, **kw)
@@ -302,7 +315,7 @@ def test_temperature_and_nucleus_known_answers():
     nxt, _ = second(temperature=2.0, top_p=1.0)  # p ** (1 / 2), renormalised
     flat = np.sqrt(FixedScores.probs) / np.sqrt(FixedScores.probs).sum()
     assert np.bincount(nxt, minlength=5)[1:] / len(nxt) == pytest.approx(flat, abs=0.015)
-    once = SASRecSampler(FixedScores(), exclude_seen=True).fit(train)
+    once = SASRecSampler(FixedScores(), exclude_seen=True, min_users=1).fit(train)
     pairs = once.sample(5000, rng=0).items.reshape(-1, 2)
     assert (pairs[:, 0] != pairs[:, 1]).all()
     assert (pairs[pairs[:, 0] == 1, 1] == 2).mean() == pytest.approx(0.6, abs=0.03)  # .3 / .5
@@ -471,14 +484,31 @@ def test_sampler_model_stops_on_the_held_out_items(split):
         SASRecSampler(holdout=-1)
 
 
+def test_min_users_draws_only_items_enough_rows_contain():
+    # item 1: 3 rows (one of them twice), item 2: 2 rows, item 3: 1 row, item 4: 1 row
+    train = TrainSet(Sequences.from_lists([[1, 2, 1], [1, 3], [2, 1], [4, 2]]), 4)
+    gen = SASRecSampler(FixedScores(), exclude_seen=False, min_users=2).fit(train)
+    out = gen.sample(3000, rng=0, top_p=1.0)
+    firsts = out.items[out.indptr[:-1]]
+    assert set(out.items.tolist()) == {1, 2}
+    # first items follow the training first items among the allowed: 1, 1, 2 (4 is blocked)
+    assert (firsts == 1).mean() == pytest.approx(2 / 3, abs=0.03)
+    assert set(SASRecSampler(FixedScores(), exclude_seen=False, min_users=1).fit(train).sample(
+        3000, rng=0, top_p=1.0).items.tolist()) == {1, 2, 3, 4}
+    with pytest.raises(ConfigError, match="min_users"):
+        SASRecSampler(FixedScores(), min_users=4).fit(train)
+    with pytest.raises(ConfigError, match="min_users"):
+        SASRecSampler(min_users=0)
+
+
 def test_exclude_seen_auto_follows_the_training_rows():
     from shopaug.augment.synthetic import _repeat_share
 
     assert _repeat_share(Sequences.from_lists([[1, 2, 1], [3, 4], [], [5, 5]])) == 2 / 3
     assert _repeat_share(Sequences.from_lists([[1, 2], [2, 1]])) == 0.0
     repeats = TrainSet(Sequences.from_lists([[1, 2, 1, 2]] * 3 + [[3, 4]]), 4)
-    assert not SASRecSampler(FixedScores()).fit(repeats).exclude_seen_
-    assert SASRecSampler(FixedScores()).fit(TrainSet(Sequences.from_lists([[1, 2]]), 4)
+    assert not SASRecSampler(FixedScores(), min_users=1).fit(repeats).exclude_seen_
+    assert SASRecSampler(FixedScores(), min_users=1).fit(TrainSet(Sequences.from_lists([[1, 2]]), 4)
                                             ).exclude_seen_
 
 

@@ -117,6 +117,16 @@ def _firsts(seqs: Sequences) -> np.ndarray:
     return seqs.items[seqs.indptr[:-1][seqs.lengths > 0]]
 
 
+def _allowed(seqs: Sequences, n_items: int, min_users: int) -> np.ndarray:
+    """``(n_items + 1,)`` mask of the items at least ``min_users`` rows contain (padding
+    never). An item few users bought marks those users: a model trained on synthetic data
+    knows it only if one of them was a member, which is what a membership attack reads."""
+    rows_per_item = np.diff(seqs.to_csr(n_items + 1, binary=True).tocsc().indptr)
+    allowed = rows_per_item >= min_users
+    allowed[0] = False
+    return allowed
+
+
 def _pairs(seqs: Sequences) -> tuple[np.ndarray, np.ndarray]:
     """(source, target) of every two consecutive items of a row."""
     same_row = _positions(seqs)[1:] > 0  # item i + 1 does not start a row
@@ -254,12 +264,18 @@ class MarkovConfig:
         step's distribution, in [0, 1]. With 0 a step follows the training transitions of
         the current item alone; an item without any outgoing transition always falls back
         to popularity, so every step has a distribution.
+    min_users: only items that at least this many training rows contain are drawn (first
+        items, steps and popularity); 1 keeps every training item.
     """
 
     smoothing: float = 0.05
+    min_users: int = 5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "smoothing", _check_unit("markov", "smoothing", self.smoothing))
+        m = self.min_users
+        if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+            raise ConfigError(f"generator 'markov': min_users must be an integer >= 1, got {m!r}")
 
 
 @register("markov")
@@ -288,13 +304,16 @@ class Markov(SequenceGenerator):
     prior_weight: float = 0.0
 
     def _fit(self, train: TrainSet, rng: np.random.Generator) -> None:
+        import scipy.sparse as sp
+
         seqs, n = train.sequences, train.n_items
         lengths = seqs.lengths[seqs.lengths > 0]
+        keep = _allowed(seqs, n, self.config.min_users).astype(np.float64)
         self._learn(
             lengths=np.bincount(lengths).astype(np.float64),
-            first=np.bincount(_firsts(seqs), minlength=n + 1).astype(np.float64),
-            popularity=train.item_counts().astype(np.float64),
-            transitions=_transition_counts(seqs, n),
+            first=np.bincount(_firsts(seqs), minlength=n + 1) * keep,
+            popularity=train.item_counts() * keep,
+            transitions=_transition_counts(seqs, n) @ sp.diags(keep),
         )
 
     def _learn(
@@ -645,6 +664,8 @@ class SASRecSamplerConfig:
         epochs) and the best epoch's weights are kept, so the model learns the data's
         structure rather than memorising its members' sequences. 0 trains every epoch.
     patience: epochs without a better held-out likelihood before training stops.
+    min_users: only items that at least this many training rows contain may be drawn (also
+        as first items); 1 allows every training item.
     """
 
     model: Mapping[str, Any] = field(default_factory=dict)
@@ -654,6 +675,7 @@ class SASRecSamplerConfig:
     batch_size: int = 256
     holdout: int = 0
     patience: int = 2
+    min_users: int = 5
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, Mapping):
@@ -668,7 +690,7 @@ class SASRecSamplerConfig:
         if self.exclude_seen not in (True, False, "auto"):
             raise ConfigError(f"generator 'sasrec': exclude_seen must be true, false or "
                               f"'auto', got {self.exclude_seen!r}")
-        for f, low in (("batch_size", 1), ("holdout", 0), ("patience", 1)):
+        for f, low in (("batch_size", 1), ("holdout", 0), ("patience", 1), ("min_users", 1)):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ConfigError(f"generator 'sasrec': {f} must be an integer >= {low}, "
@@ -739,7 +761,12 @@ class SASRecSampler(SequenceGenerator):
     def _fit(self, train: TrainSet, rng: np.random.Generator) -> None:
         seqs, n = train.sequences, train.n_items
         self._len = _Categorical(np.bincount(seqs.lengths[seqs.lengths > 0]))
-        self._first = _Categorical(np.bincount(_firsts(seqs), minlength=n + 1))
+        allowed = _allowed(seqs, n, self.config.min_users)
+        first = np.bincount(_firsts(seqs), minlength=n + 1) * allowed
+        if not first.any():
+            raise ConfigError(f"generator 'sasrec': no first item is in at least min_users = "
+                              f"{self.config.min_users} training rows; lower min_users")
+        self._first = _Categorical(first)
         model = self.recommender
         if model is None:
             from shopaug.models.sasrec import SASRec
@@ -755,8 +782,6 @@ class SASRecSampler(SequenceGenerator):
         self.exclude_seen_ = self.config.exclude_seen
         if self.exclude_seen_ == "auto":
             self.exclude_seen_ = bool(_repeat_share(seqs) < 0.01)
-        allowed = train.item_counts() > 0
-        allowed[0] = False
         self.blocked_ = ~allowed
 
     def sample(
