@@ -11,6 +11,9 @@ targets) and samples whole sequences: ``gen.fit(train, rng).sample(n_users, rng)
   and ``accounting()`` for the exact guarantee).
 * ``SASRecSampler``: lengths and first items as above, then next items drawn
   autoregressively from a trained SASRec's softmax (temperature, nucleus / top-p).
+
+``Markov`` and ``SASRecSampler`` draw only items that at least ``min_users`` (default 5)
+training rows contain: an item few users bought marks them for a membership attack.
 * ``TabularSynth``: CTGAN or TVAE (the optional ``ctgan`` package) over per-user and
   per-item side tables (``user_table``, ``item_table``).
 
@@ -34,7 +37,7 @@ References:
 Example:
     >>> from shopaug.augment import Markov
     >>> from shopaug.data import Sequences, TrainSet
-    >>> train = TrainSet(Sequences.from_lists([[1, 2, 3]] * 4), n_items=3)
+    >>> train = TrainSet(Sequences.from_lists([[1, 2, 3]] * 5), n_items=3)
     >>> Markov(smoothing=0.0).fit(train).sample(2, rng=0).items.tolist()
     [1, 2, 3, 1, 2, 3]
 """
@@ -309,6 +312,9 @@ class Markov(SequenceGenerator):
         seqs, n = train.sequences, train.n_items
         lengths = seqs.lengths[seqs.lengths > 0]
         keep = _allowed(seqs, n, self.config.min_users).astype(np.float64)
+        if not keep.any():
+            raise ConfigError(f"generator 'markov': no item is in at least min_users = "
+                              f"{self.config.min_users} training rows; lower min_users")
         self._learn(
             lengths=np.bincount(lengths).astype(np.float64),
             first=np.bincount(_firsts(seqs), minlength=n + 1) * keep,
@@ -744,8 +750,9 @@ class SASRecSampler(SequenceGenerator):
     scores every active user's prefix (``model.score``, no grad), applies temperature and
     top-p, and draws the next item by inverse CDF with uniforms from ``rng``.
 
-    Only items seen in ``train`` can be drawn: a softmax gives every catalogue item some
-    mass, also items the model never trained on (such as held-out targets of a split).
+    Only items that at least ``min_users`` rows of ``train`` contain can be drawn: a softmax
+    gives every catalogue item some mass, also items the model never trained on (such as
+    held-out targets of a split).
 
     Args:
         recommender: a fitted model with ``score(users, histories)`` (SASRec), or None to
