@@ -137,6 +137,8 @@ def test_markov_step_distributions():
     assert (second[first == 1] == 2).mean() == pytest.approx(0.5 + 0.5 * 7 / 17, abs=0.02)
     with pytest.raises(ConfigError, match="min_users"):
         Markov(min_users=0)
+    with pytest.raises(ConfigError, match="min_users = 11"):  # item 1 is in 10 rows
+        Markov(min_users=11).fit(train)
 
 
 def test_lengths_follow_training():
