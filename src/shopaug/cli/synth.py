@@ -37,7 +37,9 @@ def synth(
         "they are redrawn; dp-markov output is never filtered).")] = False,
     param: Annotated[list[str] | None, typer.Option(
         help="Generator option KEY=VALUE (VALUE read as JSON, else as text); repeatable, "
-        "e.g. --param transitions=1 --param text_prior=0.5 for dp-markov.")] = None,
+        "e.g. --param transitions=1 --param text_prior=0.5 for dp-markov, --param "
+        "min_users=10 for sasrec or markov (items fewer members bought are never drawn; "
+        "default 5).")] = None,
 ) -> None:
     """Fit a generator on the TRAINING partition (leave-one-out) of --data and write
     synthetic users in the same folder layout, with synthetic.json (method, seed, members,
