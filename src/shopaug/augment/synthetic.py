@@ -11,11 +11,11 @@ targets) and samples whole sequences: ``gen.fit(train, rng).sample(n_users, rng)
   and ``accounting()`` for the exact guarantee).
 * ``SASRecSampler``: lengths and first items as above, then next items drawn
   autoregressively from a trained SASRec's softmax (temperature, nucleus / top-p).
+* ``TabularSynth``: CTGAN or TVAE (the optional ``ctgan`` package) over per-user and
+  per-item side tables (``user_table``, ``item_table``).
 
 ``Markov`` and ``SASRecSampler`` draw only items that at least ``min_users`` (default 5)
 training rows contain: an item few users bought marks them for a membership attack.
-* ``TabularSynth``: CTGAN or TVAE (the optional ``ctgan`` package) over per-user and
-  per-item side tables (``user_table``, ``item_table``).
 
 ``write_synthetic`` writes sequences in the input's folder layout plus a provenance file,
 ``synthesize`` runs load -> leave-one-out split -> member selection -> fit -> sample -> write.
@@ -260,6 +260,12 @@ def _check_unit(name: str, field_: str, value: Any) -> float:
     return float(value)
 
 
+def _check_int(name: str, field_: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"generator '{name}': {field_} must be an integer >= {low}, "
+                          f"got {value!r}")
+
+
 @dataclass(frozen=True)
 class MarkovConfig:
     """Attributes:
@@ -276,9 +282,7 @@ class MarkovConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "smoothing", _check_unit("markov", "smoothing", self.smoothing))
-        m = self.min_users
-        if isinstance(m, bool) or not isinstance(m, int) or m < 1:
-            raise ConfigError(f"generator 'markov': min_users must be an integer >= 1, got {m!r}")
+        _check_int("markov", "min_users", self.min_users, 1)
 
 
 @register("markov")
@@ -697,10 +701,7 @@ class SASRecSamplerConfig:
             raise ConfigError(f"generator 'sasrec': exclude_seen must be true, false or "
                               f"'auto', got {self.exclude_seen!r}")
         for f, low in (("batch_size", 1), ("holdout", 0), ("patience", 1), ("min_users", 1)):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v < low:
-                raise ConfigError(f"generator 'sasrec': {f} must be an integer >= {low}, "
-                                  f"got {v!r}")
+            _check_int("sasrec", f, getattr(self, f), low)
 
 
 def _repeat_share(seqs: Sequences) -> float:
