@@ -114,6 +114,10 @@ def test_unknown_model_and_missing_run(tmp_path):
     p = run("train", "--data", "bundled:amazon-beauty", "--model", "nope", "--out",
             tmp_path / "x", check=False)
     assert p.returncode == 2 and "unknown model 'nope'" in p.stderr
+    p = run("train", "--data", "bundled:beauty", "--model", "popularity", "--out",
+            tmp_path / "z", check=False)
+    assert p.returncode == 2 and "unknown bundled dataset 'beauty'" in p.stderr
+    assert "Traceback" not in p.stderr and not (tmp_path / "z").exists()
     p = run("evaluate", tmp_path, "--json", check=False)
     assert p.returncode == 2 and "run.json" in p.stderr
     bad_cfg = tmp_path / "bad.toml"

@@ -131,3 +131,8 @@ def test_bundled_amazon_beauty() -> None:
     assert ds.source == "bundled:amazon-beauty"
     assert ds.item_text is not None and ds.item_attrs is not None
     assert np.all(ds.sequences().lengths >= 5)
+
+
+def test_unknown_bundled_name_is_a_data_error() -> None:
+    with pytest.raises(DataError, match=r"unknown bundled dataset 'beauty'.*amazon-beauty"):
+        load("bundled:beauty")

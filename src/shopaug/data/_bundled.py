@@ -5,13 +5,18 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+from shopaug.exceptions import DataError
+
 BUNDLED = {"amazon-beauty": "amazon_beauty", "homedepot-search": "homedepot_search"}
 
 
 def bundled_path(name: str) -> Path:
     """Folder of a bundled dataset (see its README.md for provenance)."""
     if name not in BUNDLED:
-        raise KeyError(f"unknown bundled dataset {name!r}; available: {sorted(BUNDLED)}")
+        raise DataError(
+            f"unknown bundled dataset {name!r}; expected one of {sorted(BUNDLED)}",
+            file=f"bundled:{name}",
+        )
     return Path(str(resources.files("shopaug.data") / "datasets" / BUNDLED[name]))
 
 
