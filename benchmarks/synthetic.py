@@ -66,7 +66,7 @@ def main() -> None:
         else:
             runs.append((m, None))
     rows: list[dict] = []
-    real = members = None
+    real = members = gains = None
     with tempfile.TemporaryDirectory() as tmp:
         for method, eps in runs:
             name = method if eps is None else f"{method} eps={eps:g}"
@@ -79,15 +79,17 @@ def main() -> None:
             rep = synth_report(out, args.data, seed=args.seed, epochs=args.epochs,
                                budget_minutes=args.budget_minutes,
                                real_plus=method == "sasrec", train_on_real=real,
-                               train_on_members=members,
+                               train_on_members=members, real_gains=gains,
                                log=lambda msg: print(" ", msg, flush=True))
             real = rep["train_on_real"]
             members = rep.get("train_on_real_members")
+            gains = rep.pop("_real_gains")
             rep.pop("_plots")
             row = {"method": name, "generate_seconds": round(gen_s, 1), "summary": summary,
                    **rep}
             rows.append(row)
-            print(f"{name}: TSTR {rep['tstr_ndcg10']} (ratio {rep['tstr_ratio']}, of members "
+            print(f"{name}: TSTR {rep['tstr_ndcg10']} (ratio {rep['tstr_ratio']}, drawn share "
+                  f"{rep['drawn_share']}, of members "
                   f"{rep['tstr_ratio_members']}), real+syn "
                   f"{rep['real_plus_synthetic_ndcg10']}, exact copies "
                   f"{rep['exact_copy_rate']}, MIA AUC {rep['mia_auc']}", flush=True)
@@ -101,7 +103,8 @@ def main() -> None:
               "train_on_real": real, "train_on_real_members": members, "rows": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))
-    head = (f"{'method':18s} {'TSTR':>7s} {'ratio':>6s} {'of mem':>6s} {'real+syn':>8s} "
+    head = (f"{'method':18s} {'TSTR':>7s} {'ratio':>6s} {'drawn':>6s} {'of mem':>6s} "
+            f"{'real+syn':>8s} "
             f"{'copy':>7s} "
             f"{'5-run':>7s} {'DCR med':>7s} {'MIA AUC [95% CI]':>22s} {'pop JS':>7s}")
     print(f"train on real: NDCG@10 {real['NDCG@10']}; on real members: "
@@ -111,6 +114,7 @@ def main() -> None:
         attack = (f"{mi['auc']:.3f} [{mi['ci_low']:.3f}, {mi['ci_high']:.3f}]"
                   if mi["auc"] is not None else "- (no non-members)")
         print(f"{r['method']:18s} {r['tstr_ndcg10']:7.4f} {r['tstr_ratio']:6.3f} "
+              f"{float('nan') if r['drawn_share'] is None else r['drawn_share']:6.3f} "
               f"{r['tstr_ratio_members'] or float('nan'):6.3f} "
               f"{r['real_plus_synthetic_ndcg10'] or float('nan'):8.4f} "
               f"{r['exact_copy_rate']:7.4f} {r['copies']['ngram5_copy_rate']:7.4f} "

@@ -20,10 +20,13 @@ def _bench(*args):
 def test_synthetic_benchmark_on_other_data(tmp_path, beauty300):
     folder, _ = beauty300
     out = tmp_path / "half.json"
-    _bench("--data", folder, "--epochs", "1", "--methods", "markov", "--users", "40",
-           "--gen-params", '{"markov": {"min_users": 2}}', "--out", out)
+    _bench("--data", folder, "--epochs", "1", "--methods", "markov,dp-markov", "--epsilons", "8",
+           "--users", "40", "--gen-params", '{"markov": {"min_users": 2}}', "--out", out)
     res = json.loads(out.read_text())
     row = res["rows"][0]
+    # the second report reuses train-on-real, its figure and its per-case gains
+    assert [r["train_on_real"] for r in res["rows"]] == [res["train_on_real"]] * 2
+    assert all(0 <= r["drawn_share"] <= 1 for r in res["rows"])
     assert res["data"] == str(folder) and res["users"] == 40
     assert row["summary"]["members"] == 150 and row["summary"]["users"] == 40
     assert 0 <= row["mia_auc"] <= 1 and row["train_on_real_members"]["NDCG@10"] >= 0

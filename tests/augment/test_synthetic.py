@@ -449,6 +449,37 @@ def test_synthesize_fits_on_members_training_rows_only(split, tmp_path):
         synthesize(src, "markov", out=tmp_path / "x", epsilon=1.0)
 
 
+def test_drawn_share_is_train_on_reals_ndcg_on_the_targets_the_output_contains(tmp_path):
+    from shopaug.evaluation.synthetic import synth_report
+
+    rng = np.random.default_rng(0)  # 80 users of 6 distinct items out of 40
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "sequences.txt").write_text("".join(
+        f"{u + 1} {' '.join(map(str, rng.choice(np.arange(1, 41), 6, replace=False)))}\n"
+        for u in range(80)))
+    (src / "items.tsv").write_text("item_id\tasin\ttext\n" + "".join(
+        f"{i}\tB{i}\titem {i}\n" for i in range(1, 41)))
+    # min_users 5 (the default): only some items are drawn, so some test targets are not
+    synthesize(src, "markov", out=tmp_path / "m", seed=3, member_frac=0.5)
+    rep = synth_report(tmp_path / "m", src, epochs=1, real_plus=False)
+    gains = rep["_real_gains"]
+    assert gains.mean() == pytest.approx(rep["real_ndcg10"], abs=1e-5)
+    real, syn = load(src), load(tmp_path / "m")
+    target = leave_one_out(real).targets("test").target
+    drawn = np.isin(target, real.items.to_internal(syn.items.to_external(syn.item)))
+    assert 0 < drawn.sum() < len(drawn)  # some targets the output never contains
+    assert rep["drawn_share"] == round(gains[drawn].sum() / gains.sum(), 4)
+    # a later report of the same data reuses train-on-real and its gains instead of training
+    again = synth_report(tmp_path / "m", src, epochs=1, real_plus=False,
+                         train_on_real=rep["train_on_real"], real_gains=gains,
+                         train_on_members=rep["train_on_real_members"])
+    assert again["drawn_share"] == rep["drawn_share"] and again["_real_gains"] is gains
+    assert synth_report(tmp_path / "m", src, epochs=1, real_plus=False,
+                        train_on_real=rep["train_on_real"],
+                        train_on_members=rep["train_on_real_members"])["drawn_share"] is None
+
+
 def test_sampler_holdout_by_hand():
     from shopaug.augment.synthetic import _holdout
 

@@ -31,7 +31,8 @@ def test_synth_then_report_json(tmp_path):
     p = run("synth", "report", syn, "--real", real, "--json", "--epochs", "1")
     rep = json.loads(p.stdout)
     for key in ("tstr_ndcg10", "real_ndcg10", "exact_copy_rate", "mia_auc",
-                "real_plus_synthetic_ndcg10", "real_members_ndcg10", "tstr_ratio_members"):
+                "real_plus_synthetic_ndcg10", "real_members_ndcg10", "tstr_ratio_members",
+                "drawn_share"):
         assert key in rep
     # the like-for-like reference was trained on the members' real rows
     assert rep["real_members_ndcg10"] == rep["train_on_real_members"]["NDCG@10"]

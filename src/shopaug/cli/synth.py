@@ -100,11 +100,12 @@ def report(
                           progress=progress, log=log)
     path = out or syn / "report.html"
     write_synth_report(result, path)
-    shown = {k: v for k, v in result.items() if k != "_plots"}
+    shown = {k: v for k, v in result.items() if not k.startswith("_")}
     if as_json:
         print(json.dumps(shown))
     else:
         for key in ("tstr_ndcg10", "real_ndcg10", "real_plus_synthetic_ndcg10", "tstr_ratio",
-                    "real_members_ndcg10", "tstr_ratio_members", "exact_copy_rate", "mia_auc"):
+                    "drawn_share", "real_members_ndcg10", "tstr_ratio_members",
+                    "exact_copy_rate", "mia_auc"):
             print(f"{key:28s} {shown[key]}")
         print(f"report: {path}")
