@@ -62,6 +62,21 @@ def test_items_without_interactions_are_scored_from_text_alone(fused):
     assert (scores[19:21] != 0).all()
 
 
+def test_data_without_text_warns_and_trains_on_ids(tmp_path):
+    import dataclasses
+
+    bare = dataclasses.replace(data(), item_text=None)
+    opts = TrainOptions(**OPTS, validate=lambda model: 0.0)
+    with pytest.warns(UserWarning, match="no item text"):
+        m = SASRec(text="fuse", text_blend="auto", **SMALL).fit(bare, opts)
+    plain = SASRec(**SMALL).fit(bare, opts)
+    hist = Sequences.from_lists([[1, 2, 3]])
+    assert not m.net_.fuse and m.blend_ == 0.0  # no text blend was tried either
+    np.testing.assert_allclose(m.score(np.array([0]), hist), plain.score(np.array([0]), hist))
+    m.save(tmp_path / "m")
+    assert not load_model(tmp_path / "m").net_.fuse
+
+
 def test_text_changes_the_model():
     plain = SASRec(**SMALL).fit(data(), TrainOptions(**OPTS))
     fused = SASRec(text="fuse", **SMALL).fit(data(), TrainOptions(**OPTS))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Self
@@ -459,9 +460,15 @@ class SASRec(BaseRecommender):
         if not warm:
             text = None
             if cfg.text != "none":
-                from shopaug.augment.knowledge import item_embeddings
+                from shopaug.augment.knowledge import item_embeddings, item_texts
 
-                text = torch.from_numpy(item_embeddings(train, options.encoder))
+                if (item_texts(train)[1:] != "").any():
+                    text = torch.from_numpy(item_embeddings(train, options.encoder))
+                else:
+                    warnings.warn(f"the training data has no item text (items.tsv 'text' "
+                                  f"column): text = '{cfg.text}' has nothing to use, so this "
+                                  "SASRec learns from item ids only", UserWarning,
+                                  stacklevel=2)
             self.net_ = _Net(n, cfg, extra=1 if views is not None else 0, text=text)
         forward: nn.Module = _Forward(self.net_)
         if dist is not None:
