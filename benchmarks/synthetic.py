@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=None,
                     help="synthetic users per method (default: as many as members)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--recipe", default=None,
+                    help="recipe of every TSTR SASRec, e.g. text (default none)")
     ap.add_argument("--methods", default="sasrec,markov,dp-markov")
     ap.add_argument("--dp-params", default="{}",
                     help='JSON options of dp-markov, e.g. \'{"transitions": 1}\'')
@@ -80,6 +82,7 @@ def main() -> None:
                                budget_minutes=args.budget_minutes,
                                real_plus=method == "sasrec", train_on_real=real,
                                train_on_members=members, real_gains=gains,
+                               recipe=args.recipe,
                                log=lambda msg: print(" ", msg, flush=True))
             real = rep["train_on_real"]
             members = rep.get("train_on_real_members")
@@ -96,7 +99,7 @@ def main() -> None:
     result = {"benchmark": "synthetic", "data": args.data, "seed": args.seed,
               "dp_params": dp_params, "gen_params": gen_params,
               "budget_minutes": args.budget_minutes, "epochs": args.epochs,
-              "member_frac": args.member_frac, "users": args.users,
+              "member_frac": args.member_frac, "users": args.users, "recipe": args.recipe,
               "date": time.strftime("%Y-%m-%d"),
               "machine": {"cpus": __import__("os").cpu_count(),
                           "python": platform.python_version()},

@@ -449,7 +449,7 @@ def test_synthesize_fits_on_members_training_rows_only(split, tmp_path):
         synthesize(src, "markov", out=tmp_path / "x", epsilon=1.0)
 
 
-def test_drawn_share_is_train_on_reals_ndcg_on_the_targets_the_output_contains(tmp_path):
+def test_drawn_share_and_a_recipe_for_the_tstr_models(tmp_path):
     from shopaug.evaluation.synthetic import synth_report
 
     rng = np.random.default_rng(0)  # 80 users of 6 distinct items out of 40
@@ -478,6 +478,12 @@ def test_drawn_share_is_train_on_reals_ndcg_on_the_targets_the_output_contains(t
     assert synth_report(tmp_path / "m", src, epochs=1, real_plus=False,
                         train_on_real=rep["train_on_real"],
                         train_on_members=rep["train_on_real_members"])["drawn_share"] is None
+    # TSTR models with the catalogue's MiniLM text fused in (real encoder, 40 short texts)
+    text = synth_report(tmp_path / "m", src, epochs=1, real_plus=False, recipe="text")
+    assert rep["tstr_recipe"] is None and text["tstr_recipe"] == "text"
+    assert text["tstr_ndcg10"] != rep["tstr_ndcg10"]
+    with pytest.raises(ConfigError, match="nope"):
+        synth_report(tmp_path / "m", src, recipe="nope")
 
 
 def test_sampler_holdout_by_hand():

@@ -52,6 +52,8 @@ def test_synth_errors(tmp_path):
     assert p.returncode == 2 and "--method" in p.stderr
     p = run("synth", "report", real, "--real", real, check=False)
     assert p.returncode == 2 and "synthetic.json" in p.stderr
+    p = run("synth", "report", real, "--real", real, "--recipe", "nope", check=False)
+    assert p.returncode == 2 and "nope" in p.stderr
     p = run("synth", "--data", real, "--method", "dp-markov", "--epsilon", "4", "--out",
             tmp_path / "x", "--param", "transitions", check=False)
     assert p.returncode == 2 and "KEY=VALUE" in p.stderr

@@ -88,6 +88,8 @@ def report(
     = None,
     budget_minutes: Annotated[float | None, typer.Option(
         help="Time budget of each TSTR model (default: the sasrec preset's).")] = None,
+    recipe: Annotated[str | None, typer.Option(
+        help="Recipe of the TSTR models, e.g. text (MiniLM item text fused in).")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = False,
 ) -> None:
     """Fidelity (distributions, transitions), utility (train on synthetic, test on real) and
@@ -97,7 +99,7 @@ def report(
 
     log = None if as_json else (lambda msg: typer.echo(msg, err=True))
     result = synth_report(syn, real, seed=seed, epochs=epochs, budget_minutes=budget_minutes,
-                          progress=progress, log=log)
+                          progress=progress, log=log, recipe=recipe)
     path = out or syn / "report.html"
     write_synth_report(result, path)
     shown = {k: v for k, v in result.items() if not k.startswith("_")}
@@ -106,6 +108,6 @@ def report(
     else:
         for key in ("tstr_ndcg10", "real_ndcg10", "real_plus_synthetic_ndcg10", "tstr_ratio",
                     "drawn_share", "real_members_ndcg10", "tstr_ratio_members",
-                    "exact_copy_rate", "mia_auc"):
+                    "exact_copy_rate", "mia_auc", "tstr_recipe"):
             print(f"{key:28s} {shown[key]}")
         print(f"report: {path}")

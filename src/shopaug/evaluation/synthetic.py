@@ -226,12 +226,15 @@ def synth_report(
     budget_minutes: float | None = None, sample: int = 2000, progress: bool = False,
     log=None, real_plus: bool = True, train_on_real: dict[str, Any] | None = None,
     train_on_members: dict[str, Any] | None = None, real_gains: np.ndarray | None = None,
+    recipe: str | None = None,
 ) -> dict[str, Any]:
     """Fidelity, utility (TSTR) and privacy of a synthetic folder against its real data.
 
     The SASRec models (synthetic only, real + synthetic, real) share the ``sasrec``
-    preset, ``epochs`` and ``budget_minutes``, and early-stop on the real validation
-    targets; all are tested on the real test targets. When the generator saw only some
+    preset, ``epochs``, ``budget_minutes`` and ``recipe`` (default none; ``"text"`` fuses
+    the catalogue's MiniLM text vectors, so items the synthetic data never contains are
+    still scored, from their text), and early-stop on the real validation targets; all are
+    tested on the real test targets. When the generator saw only some
     users (the members), one more SASRec trained on the members' real sequences gives the
     like-for-like reference (``tstr_ratio_members``): the real data the synthetic data
     stands in for. ``sample`` bounds the sequences used
@@ -253,6 +256,7 @@ def synth_report(
     from shopaug.experiment import fit_model, resolve
 
     say = log or (lambda msg: None)
+    rc = resolve(preset="sasrec", recipe=recipe)  # a wrong recipe fails before any work
     rng = np.random.default_rng(seed)
     real = load(real_path)
     split = leave_one_out(real)
@@ -263,7 +267,8 @@ def synth_report(
     out: dict[str, Any] = {"synthetic": str(syn_path), "real": str(real_path),
                            "method": sd.meta.get("method"), "seed": seed,
                            "synthetic_sequences": len(sd.syn), "members": len(sd.members),
-                           "non_members": len(sd.others)}
+                           "non_members": len(sd.others),
+                           "tstr_recipe": rc.recipe["name"] if rc.recipe else None}
     out["fidelity"] = fidelity(members, sd.syn, real.n_items)
     out["copies"] = copy_rates(members, sd.syn)
     pick = rng.permutation(len(sd.syn))[:sample]
@@ -277,7 +282,6 @@ def synth_report(
         "holdout_share_zero": round(float((dcr_out == 0).mean()), 5) if len(dcr_out) else None,
     }
 
-    rc = resolve(preset="sasrec")
     if budget_minutes is not None:
         rc = dataclasses.replace(rc, train={**rc.train, "time_budget_minutes": budget_minutes})
     models = {}
