@@ -19,7 +19,7 @@ import numpy as np
 
 from shopaug._fs import write_dir_atomic
 from shopaug.data import load
-from shopaug.evaluation import SHORT_MAX, TAIL_MAX, Split, rank_cases
+from shopaug.evaluation import SHORT_MAX, TAIL_MAX, Split, ndcg_per_case, rank_cases
 from shopaug.exceptions import ConfigError
 from shopaug.experiment import (
     RunConfig,
@@ -52,11 +52,6 @@ def recipe_paths(spec: str | Path | Sequence[str | Path]) -> list[str]:
         else:
             out.append(str(s))
     return out
-
-
-def ndcg_per_case(ranks: np.ndarray, k: int = 10) -> np.ndarray:
-    """Per-case NDCG@k with one relevant item: ``1 / log2(rank + 2)`` inside the top k."""
-    return np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
 
 
 def paired_bootstrap(

@@ -7,6 +7,7 @@ from shopaug.evaluation._metrics import (
     item_features,
     mrr,
     ndcg,
+    ndcg_per_case,
     novelty,
 )
 from shopaug.evaluation._protocol import (
@@ -47,6 +48,7 @@ __all__ = [
     "leave_one_out",
     "mrr",
     "ndcg",
+    "ndcg_per_case",
     "novelty",
     "rank_cases",
     "target_ranks",

@@ -14,12 +14,16 @@ def hit_rate(ranks: np.ndarray, k: int) -> float:
     return float(np.mean(ranks < k)) if len(ranks) else 0.0
 
 
+def ndcg_per_case(ranks: np.ndarray, k: int = 10) -> np.ndarray:
+    """Per-case NDCG@k with one relevant item: ``1 / log2(rank + 2)`` inside the top k."""
+    return np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
+
+
 def ndcg(ranks: np.ndarray, k: int) -> float:
-    """NDCG@k with one relevant item per case: ``1 / log2(rank + 2)`` inside the top ``k``."""
+    """NDCG@k with one relevant item per case: the mean of ``ndcg_per_case``."""
     if not len(ranks):
         return 0.0
-    gain = np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
-    return float(gain.mean())
+    return float(ndcg_per_case(ranks, k).mean())
 
 
 def mrr(ranks: np.ndarray, k: int) -> float:

@@ -252,7 +252,7 @@ def synth_report(
     import time
 
     from shopaug.data import load
-    from shopaug.evaluation import accuracy, leave_one_out, rank_cases
+    from shopaug.evaluation import accuracy, leave_one_out, ndcg_per_case, rank_cases
     from shopaug.experiment import fit_model, resolve
 
     say = log or (lambda msg: None)
@@ -307,7 +307,7 @@ def synth_report(
         ranks, _ = rank_cases(model, cases, k=10)
         res = accuracy(ranks)
         if name == "real":
-            real_gains = np.where(ranks < 10, 1 / np.log2(ranks + 2), 0.0)
+            real_gains = ndcg_per_case(ranks, 10)
         out[f"train_on_{name}"] = {"NDCG@10": round(float(res["NDCG@10"]), 5),
                                    "HR@10": round(float(res["HR@10"]), 5),
                                    "seconds": round(time.perf_counter() - t0, 1)}
