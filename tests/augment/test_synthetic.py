@@ -4,6 +4,7 @@ of the stated scale, greedy decoding, folder round trip and provenance."""
 import json
 import math
 import sys
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -566,3 +567,29 @@ def test_redraw_copies_replaces_exact_copies_only():
     assert len(rows) == 4 - counts["dropped"]
     again, _ = redraw_copies(gen, syn, real, rng=0)
     assert again == out
+
+
+def _steps(seqs: Sequences) -> set[tuple[int, int]]:
+    return {(int(a), int(b)) for row in seqs for a, b in pairwise(row)}
+
+
+def test_min_pair_users_blocks_pairs_few_rows_contain():
+    # 1 -> 2 in two rows, 1 -> 3 and 2 -> 4 in one row each; 1 -> 4 in none
+    train = TrainSet(Sequences.from_lists([[1, 2], [1, 2], [1, 3], [2, 4]]), 4)
+    gen = SASRecSampler(FixedScores(), exclude_seen=False, min_users=1,
+                        min_pair_users=2).fit(train)
+    pairs = _steps(gen.sample(4000, rng=0, top_p=1.0))
+    assert (1, 3) not in pairs and (2, 4) not in pairs
+    assert {(1, 2), (1, 4), (2, 1), (2, 3)} <= pairs  # shared and new pairs stay
+    free = SASRecSampler(FixedScores(), exclude_seen=False, min_users=1).fit(train)
+    assert {(1, 3), (2, 4)} <= _steps(free.sample(4000, rng=0, top_p=1.0))  # off by default
+    # every pair after 1 is rare: the row may still go on, to any item
+    only = TrainSet(Sequences.from_lists([[1, 1], [1, 2], [1, 3], [1, 4]]), 4)
+    gen = SASRecSampler(FixedScores(), exclude_seen=False, min_users=1,
+                        min_pair_users=2).fit(only)
+    assert gen.rare_pairs_[1].indices.tolist() == [1, 2, 3, 4]
+    got = gen._pick(FixedScores().score(None, [0] * 500), np.ones((500, 1), np.int64),
+                    np.random.default_rng(0), 1.0, 1.0)
+    assert set(got.tolist()) == {1, 2, 3, 4}
+    with pytest.raises(ConfigError, match="min_pair_users"):
+        SASRecSampler(min_pair_users=0)

@@ -16,6 +16,8 @@ targets) and samples whole sequences: ``gen.fit(train, rng).sample(n_users, rng)
 
 ``Markov`` and ``SASRecSampler`` draw only items that at least ``min_users`` (default 5)
 training rows contain: an item few users bought marks them for a membership attack.
+``SASRecSampler(min_pair_users=M)`` likewise never replays a consecutive pair that fewer
+than M rows (but some) contain.
 
 ``write_synthetic`` writes sequences in the input's folder layout plus a provenance file,
 ``synthesize`` runs load -> leave-one-out split -> member selection -> fit -> sample -> write.
@@ -134,6 +136,25 @@ def _pairs(seqs: Sequences) -> tuple[np.ndarray, np.ndarray]:
     """(source, target) of every two consecutive items of a row."""
     same_row = _positions(seqs)[1:] > 0  # item i + 1 does not start a row
     return seqs.items[:-1][same_row], seqs.items[1:][same_row]
+
+
+def _rare_pairs(seqs: Sequences, n_items: int, min_rows: int) -> sp.csr_matrix:
+    """``(n_items + 1, n_items + 1)`` 0/1 matrix of the consecutive pairs ``a -> b`` that at
+    least one but fewer than ``min_rows`` rows contain."""
+    import scipy.sparse as sp
+
+    if min_rows <= 1:
+        return sp.csr_matrix((n_items + 1, n_items + 1), dtype=np.float64)
+    src, dst = _pairs(seqs)
+    row = np.repeat(np.arange(len(seqs)), np.maximum(seqs.lengths - 1, 0))
+    key = np.unique((row * (n_items + 1) + src) * (n_items + 1) + dst)  # once per row
+    m = sp.csr_matrix((np.ones(len(key)), ((key // (n_items + 1)) % (n_items + 1),
+                                            key % (n_items + 1))),
+                      shape=(n_items + 1, n_items + 1), dtype=np.float64)
+    m.sum_duplicates()
+    m.data = (m.data < min_rows).astype(np.float64)
+    m.eliminate_zeros()
+    return m
 
 
 def _transition_counts(seqs: Sequences, n_items: int) -> sp.csr_matrix:
@@ -676,6 +697,10 @@ class SASRecSamplerConfig:
     patience: epochs without a better held-out likelihood before training stops.
     min_users: only items that at least this many training rows contain may be drawn (also
         as first items); 1 allows every training item.
+    min_pair_users: a step may not follow item ``a`` with item ``b`` when fewer than this
+        many training rows (but at least one) contain ``a`` then ``b`` consecutively: such a
+        pair marks its few buyers, while pairs no row contains (new) or many rows contain
+        (shared taste) do not; 1 blocks nothing.
     """
 
     model: Mapping[str, Any] = field(default_factory=dict)
@@ -686,6 +711,7 @@ class SASRecSamplerConfig:
     holdout: int = 0
     patience: int = 2
     min_users: int = 5
+    min_pair_users: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, Mapping):
@@ -700,7 +726,8 @@ class SASRecSamplerConfig:
         if self.exclude_seen not in (True, False, "auto"):
             raise ConfigError(f"generator 'sasrec': exclude_seen must be true, false or "
                               f"'auto', got {self.exclude_seen!r}")
-        for f, low in (("batch_size", 1), ("holdout", 0), ("patience", 1), ("min_users", 1)):
+        for f, low in (("batch_size", 1), ("holdout", 0), ("patience", 1), ("min_users", 1),
+                         ("min_pair_users", 1)):
             _check_int("sasrec", f, getattr(self, f), low)
 
 
@@ -791,6 +818,7 @@ class SASRecSampler(SequenceGenerator):
         if self.exclude_seen_ == "auto":
             self.exclude_seen_ = bool(_repeat_share(seqs) < 0.01)
         self.blocked_ = ~allowed
+        self.rare_pairs_ = _rare_pairs(seqs, n, self.config.min_pair_users)
 
     def sample(
         self, n_users: int, rng: RNGLike, temperature: float | None = None,
@@ -842,6 +870,11 @@ class SASRecSampler(SequenceGenerator):
         items in id order."""
         x = np.array(scores, dtype=np.float64)  # a copy: scores may be a read-only view
         x[:, self.blocked_] = -np.inf
+        if self.rare_pairs_.nnz:
+            after = self.rare_pairs_[hist[:, -1]].tocoo()
+            y = x.copy()
+            y[after.row, after.col] = -np.inf
+            x = np.where(np.isinf(y).all(1)[:, None], x, y)  # never leave a row no item
         if self.exclude_seen_:
             y = x.copy()
             y[np.repeat(np.arange(len(hist)), hist.shape[1]), hist.ravel()] = -np.inf

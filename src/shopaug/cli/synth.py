@@ -39,7 +39,8 @@ def synth(
         help="Generator option KEY=VALUE (VALUE read as JSON, else as text); repeatable, "
         "e.g. --param transitions=1 --param text_prior=0.5 for dp-markov, --param "
         "min_users=10 for sasrec or markov (items fewer members bought are never drawn; "
-        "default 5).")] = None,
+        "default 5), min_pair_users=2 for sasrec (an item never follows another when only "
+        "1 member row has the pair; default 1, off).")] = None,
 ) -> None:
     """Fit a generator on the TRAINING partition (leave-one-out) of --data and write
     synthetic users in the same folder layout, with synthetic.json (method, seed, members,
