@@ -591,5 +591,11 @@ def test_min_pair_users_blocks_pairs_few_rows_contain():
     got = gen._pick(FixedScores().score(None, [0] * 500), np.ones((500, 1), np.int64),
                     np.random.default_rng(0), 1.0, 1.0)
     assert set(got.tolist()) == {1, 2, 3, 4}
+    # rows are counted, not occurrences: 3 -> 1 twice in one row and once in another
+    from shopaug.augment.synthetic import _rare_pairs
+
+    rare = _rare_pairs(Sequences.from_lists([[3, 1, 3, 1], [3, 1], [1, 3], []]), 4, 3)
+    assert {tuple(map(int, rc)) for rc in zip(*rare.nonzero(), strict=True)} == {(3, 1), (1, 3)}
+    assert _rare_pairs(Sequences.from_lists([[3, 1, 3, 1], [3, 1]]), 4, 2).nnz == 1  # 1 -> 3
     with pytest.raises(ConfigError, match="min_pair_users"):
         SASRecSampler(min_pair_users=0)

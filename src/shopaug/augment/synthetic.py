@@ -147,9 +147,13 @@ def _rare_pairs(seqs: Sequences, n_items: int, min_rows: int) -> sp.csr_matrix:
         return sp.csr_matrix((n_items + 1, n_items + 1), dtype=np.float64)
     src, dst = _pairs(seqs)
     row = np.repeat(np.arange(len(seqs)), np.maximum(seqs.lengths - 1, 0))
-    key = np.unique((row * (n_items + 1) + src) * (n_items + 1) + dst)  # once per row
-    m = sp.csr_matrix((np.ones(len(key)), ((key // (n_items + 1)) % (n_items + 1),
-                                            key % (n_items + 1))),
+    pair = src * (n_items + 1) + dst
+    order = np.lexsort((pair, row))
+    row, pair = row[order], pair[order]
+    first = np.ones(len(pair), dtype=bool)  # count a pair once per row
+    first[1:] = (row[1:] != row[:-1]) | (pair[1:] != pair[:-1])
+    pair = pair[first]
+    m = sp.csr_matrix((np.ones(len(pair)), (pair // (n_items + 1), pair % (n_items + 1))),
                       shape=(n_items + 1, n_items + 1), dtype=np.float64)
     m.sum_duplicates()
     m.data = (m.data < min_rows).astype(np.float64)
