@@ -735,6 +735,14 @@ class SASRecSamplerConfig:
             _check_int("sasrec", f, getattr(self, f), low)
 
 
+def _block_unless_empty(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``x`` with cells ``(rows, cols)`` set to -inf, except in rows this would leave with
+    no finite score (those keep theirs: a step must draw some item)."""
+    y = x.copy()
+    y[rows, cols] = -np.inf
+    return np.where(np.isinf(y).all(1)[:, None], x, y)
+
+
 def _repeat_share(seqs: Sequences) -> float:
     """Share of non-empty rows in which some item occurs more than once."""
     distinct = np.diff(seqs.to_csr(int(seqs.items.max(initial=0)) + 1).indptr)
@@ -876,14 +884,10 @@ class SASRecSampler(SequenceGenerator):
         x[:, self.blocked_] = -np.inf
         if self.rare_pairs_.nnz:
             after = self.rare_pairs_[hist[:, -1]].tocoo()
-            y = x.copy()
-            y[after.row, after.col] = -np.inf
-            x = np.where(np.isinf(y).all(1)[:, None], x, y)  # never leave a row no item
-        if self.exclude_seen_:
-            y = x.copy()
-            y[np.repeat(np.arange(len(hist)), hist.shape[1]), hist.ravel()] = -np.inf
-            dead = np.isinf(y).all(1)  # a row that has used up every item may repeat
-            x = np.where(dead[:, None], x, y)
+            x = _block_unless_empty(x, after.row, after.col)
+        if self.exclude_seen_:  # a row that has used up every item may repeat
+            x = _block_unless_empty(
+                x, np.repeat(np.arange(len(hist)), hist.shape[1]), hist.ravel())
         if temperature == 0:
             return x.argmax(1)
         p = np.exp((x - x.max(1, keepdims=True)) / temperature)  # exp(-inf) = 0
