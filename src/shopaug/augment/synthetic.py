@@ -138,6 +138,11 @@ def _pairs(seqs: Sequences) -> tuple[np.ndarray, np.ndarray]:
     return seqs.items[:-1][same_row], seqs.items[1:][same_row]
 
 
+def _pair_rows(seqs: Sequences) -> np.ndarray:
+    """Row of every pair ``_pairs`` returns, in the same order."""
+    return np.repeat(np.arange(len(seqs)), np.maximum(seqs.lengths - 1, 0))
+
+
 def _rare_pairs(seqs: Sequences, n_items: int, min_rows: int) -> sp.csr_matrix:
     """``(n_items + 1, n_items + 1)`` 0/1 matrix of the consecutive pairs ``a -> b`` that at
     least one but fewer than ``min_rows`` rows contain."""
@@ -146,7 +151,7 @@ def _rare_pairs(seqs: Sequences, n_items: int, min_rows: int) -> sp.csr_matrix:
     if min_rows <= 1:
         return sp.csr_matrix((n_items + 1, n_items + 1), dtype=np.float64)
     src, dst = _pairs(seqs)
-    row = np.repeat(np.arange(len(seqs)), np.maximum(seqs.lengths - 1, 0))
+    row = _pair_rows(seqs)
     pair = src * (n_items + 1) + dst
     order = np.lexsort((pair, row))
     row, pair = row[order], pair[order]
@@ -575,7 +580,7 @@ class DPMarkov(Markov):
 
         src, dst = _pairs(seqs)
         if self._bound() < cfg.max_len - 1:  # keep a random `transitions` pairs per user
-            row = np.repeat(np.arange(len(seqs)), np.maximum(seqs.lengths - 1, 0))
+            row = _pair_rows(seqs)
             order = np.lexsort((rng.random(len(row)), row))  # rows, pairs shuffled within
             grouped = row[order]
             rank = np.arange(len(row)) - np.searchsorted(grouped, grouped, side="left")
