@@ -83,6 +83,11 @@ class SASRecConfig:
             history convention still ranks history items last). Co-occurrence reaches items
             the transformer under-ranks, most of all rarely bought ones. ``auto`` picks ``w``
             from ``COOC_GRID`` on the validation callback after training; 0 turns it off.
+        attributes: add the mean of learned embeddings of each item's attributes (brand,
+            category: ``TrainSet.item_attrs``) to its representation, as FDSA and S3-Rec use
+            side information: an item bought rarely or never shares what it learns with the
+            items of its brand and category. Data without attributes warns and trains
+            without.
     """
 
     dim: int = 64
@@ -108,6 +113,7 @@ class SASRecConfig:
     text_dropout: float = 0.0
     text_blend: float | Literal["auto"] = 0.0
     cooc_blend: float | Literal["auto"] = 0.0
+    attributes: bool = False
 
     def __post_init__(self) -> None:
         for f in ("dim", "layers", "heads", "ffn", "max_len", "negatives", "epochs", "batch_size"):
@@ -179,7 +185,12 @@ class _Block(nn.Module):
 
 class _Net(nn.Module):
     def __init__(
-        self, n_items: int, cfg: SASRecConfig, extra: int = 0, text: torch.Tensor | None = None
+        self,
+        n_items: int,
+        cfg: SASRecConfig,
+        extra: int = 0,
+        text: torch.Tensor | None = None,
+        attrs: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
         self.max_len = cfg.max_len
@@ -204,6 +215,15 @@ class _Net(nn.Module):
             self.register_buffer("text", torch.cat([text.float(), pad]))
             self.proj = nn.Linear(text.shape[1], cfg.dim, bias=False)
             self.text_drop = nn.Dropout(cfg.text_dropout)
+        self.attr: nn.EmbeddingBag | None = None
+        if attrs is not None:
+            # (attribute ids 0..A-1 of all items, one offset per table row): buffers, so the
+            # item -> attribute map is saved with the weights
+            ids, offsets = attrs
+            self.register_buffer("attr_ids", ids.long())
+            self.register_buffer("attr_offsets", offsets.long())
+            self.attr = nn.EmbeddingBag(int(ids.max()) + 1 if len(ids) else 1, cfg.dim,
+                                        mode="mean")
         self.apply(self._init)
         if text is not None and cfg.text == "init":
             with torch.no_grad():
@@ -211,14 +231,18 @@ class _Net(nn.Module):
 
     def table(self) -> torch.Tensor:
         """Item representations (rows = ids; row 0 pads): ID embedding plus, with ``fuse``,
-        the projected text vector."""
-        if not self.fuse:
-            return self.item.weight
-        return self.item.weight + self.text_drop(self.proj(self.text))
+        the projected text vector and, with attributes, their mean embedding (0 for items
+        without any)."""
+        out = self.item.weight
+        if self.fuse:
+            out = out + self.text_drop(self.proj(self.text))
+        if self.attr is not None:
+            out = out + self.attr(self.attr_ids, self.attr_offsets)
+        return out
 
     @staticmethod
     def _init(m: nn.Module) -> None:
-        if isinstance(m, nn.Linear | nn.Embedding):
+        if isinstance(m, nn.Linear | nn.Embedding | nn.EmbeddingBag):
             nn.init.normal_(m.weight, std=0.02)
         if isinstance(m, nn.Linear) and m.bias is not None:
             nn.init.zeros_(m.bias)
@@ -264,6 +288,25 @@ class _Forward(nn.Module):
     def forward(self, seq: torch.Tensor, last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         table = self.net.table()  # once per step: with text, a projection of every item
         return self.net(seq, table, last), table
+
+
+def _attr_bags(train: TrainSet, rows: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The items' attributes as EmbeddingBag input: attribute ids renumbered 0..A-1 and one
+    offset per table row (rows past the catalogue and items without attributes get empty
+    bags). None, with a warning, when the data has no attributes."""
+    if train.item_attrs is None or not any(len(a) for a in train.item_attrs[1:]):
+        warnings.warn("the training data has no item attributes (item_attributes.json): "
+                      "attributes = true has nothing to use, so this SASRec trains without",
+                      UserWarning, stacklevel=3)
+        return None
+    per = [np.unique(np.asarray([] if a is None else a, dtype=np.int64))
+           for a in train.item_attrs[: train.n_items + 1]]
+    per[0] = per[0][:0]  # row 0 pads
+    sizes = np.zeros(rows, dtype=np.int64)
+    sizes[: len(per)] = [len(a) for a in per]
+    _, ids = np.unique(np.concatenate(per), return_inverse=True)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(offsets)
 
 
 def _zscore(x: torch.Tensor) -> torch.Tensor:
@@ -469,7 +512,9 @@ class SASRec(BaseRecommender):
                                   f"column): text = '{cfg.text}' has nothing to use, so this "
                                   "SASRec learns from item ids only", UserWarning,
                                   stacklevel=2)
-            self.net_ = _Net(n, cfg, extra=1 if views is not None else 0, text=text)
+            extra = 1 if views is not None else 0
+            self.net_ = _Net(n, cfg, extra=extra, text=text,
+                             attrs=_attr_bags(train, n + 1 + extra) if cfg.attributes else None)
         forward: nn.Module = _Forward(self.net_)
         if dist is not None:
             forward = dist.wrap(forward)
@@ -569,12 +614,13 @@ class SASRec(BaseRecommender):
             model=self, module=self.net_, optimizer=opt, batches=batches, step=step,
             epochs=epochs, options=options, desc="sasrec", scheduler=sched,
         )
-        if self.net_.fuse:
+        if self.net_.fuse or self.net_.attr is not None:
             # items without training interactions only ever got pushed down as negatives;
-            # clearing their ID rows leaves them represented by their text alone
+            # clearing their ID rows leaves them represented by their text and attributes
             unseen = torch.from_numpy(np.flatnonzero(train.item_counts() == 0))
             with torch.no_grad():
                 self.net_.item.weight[unseen[unseen > 0]] = 0.0
+        if self.net_.fuse:
             if self.config.text_blend != "auto":
                 self.blend_ = float(self.config.text_blend)
             elif options.validate is not None:
@@ -747,6 +793,9 @@ class SASRec(BaseRecommender):
         text = None
         if "text" in state:
             text = torch.from_numpy(state["text"][: self.n_items_ + 1])
-        self.net_ = _Net(self.n_items_, self.config, extra=extra, text=text)
+        attrs = None
+        if "attr_ids" in state:
+            attrs = (torch.from_numpy(state["attr_ids"]), torch.from_numpy(state["attr_offsets"]))
+        self.net_ = _Net(self.n_items_, self.config, extra=extra, text=text, attrs=attrs)
         self.net_.load_state_dict(numpy_to_state(state))
         self.net_.eval()
