@@ -63,9 +63,10 @@ def main() -> None:
         gains, recs = [], []
         for f in fs:
             _, split, model, name = load_run(f)
-            if preset == "best":
-                blends.append({"run": str(f), "text_blend": model.blend_,
-                               "cooc_blend": model.mix_})
+            if preset == "best":  # each member of an ensemble chose its own weights
+                for i, m in enumerate(getattr(model, "members_", ()) or (model,)):
+                    blends.append({"run": str(f), "member": i, "text_blend": m.blend_,
+                                   "cooc_blend": m.mix_})
             ranks, _ = rank_cases(model, split.test, history="exclude")
             gains.append(ndcg_per_case(ranks))
             rec = json.loads((f / "results.json").read_text())["models"][name]

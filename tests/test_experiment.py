@@ -69,6 +69,7 @@ def test_best_preset_holds_text_knowledge_and_augmented_does_not():
     assert best.config.pop("text_blend") == "auto"
     assert best.config.pop("cooc_blend") == "auto"
     assert best.config.pop("attributes") is True
+    assert best.config.pop("members") == 2
     # best trains the sasrec preset's per-prefix samples; augmented still makes one pass
     # over all positions (docs/benchmarks.md) and differs only in how it cuts samples
     plain = resolve(preset="sasrec").config

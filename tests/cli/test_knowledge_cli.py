@@ -82,10 +82,13 @@ def test_best_preset_end_to_end_on_other_data(folder, tmp_path):
     run("train", "--data", data, "--preset", "best", "--config", cfg, "--epochs", "2",
         "--out", out, "--no-progress")
     rec = json.loads((out / "results.json").read_text())["models"]["sasrec"]
-    assert rec["recipe"]["train"]["text"] == "fuse" and rec["epochs_run"] == 2
-    chosen = {k: h for h in rec["history"] for k in ("text_blend", "cooc_blend") if k in h}
-    assert set(chosen) == {"text_blend", "cooc_blend"}
-    for name, h in chosen.items():
+    # two members, two epochs each
+    assert rec["recipe"]["train"]["text"] == "fuse" and rec["epochs_run"] == 4
+    chosen = [(h["member"], k, h) for h in rec["history"]
+              for k in ("text_blend", "cooc_blend") if k in h]
+    assert [(i, k) for i, k, _ in chosen] == [
+        (0, "text_blend"), (0, "cooc_blend"), (1, "text_blend"), (1, "cooc_blend")]
+    for _, name, h in chosen:
         # the weight kept is the one with the best validation figure of its grid
         grid = {float(w): v for w, v in h[name].items()}
         assert h["chosen"] == max(grid, key=lambda w: (grid[w], -w))

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import httpx
+import numpy as np
 
 KEY = {"X-API-Key": "test-key"}  # the key conftest's live server runs with
 
@@ -76,3 +77,36 @@ def test_update_reapplies_the_runs_recipe(tiny_run, tmp_path):
                      progress=False)
     assert rec["recipe"] == "crop-mask-reorder" and rec["recipe_mode"] == "contrastive"
     assert rec["warm_start"] and rec["events"] == 1
+
+
+def test_a_two_member_model_is_served_and_updated_member_by_member(tiny_run, tmp_path):
+    """An ensemble (``members = 2``, as preset ``best`` trains) is not vector-scorable: the
+    service ranks with its averaged distribution and an update warm-starts both members."""
+    from shopaug.experiment import read_run, resolve, train_run
+    from shopaug.models import load_model
+    from shopaug.serving._engine import Engine
+    from shopaug.serving._settings import Settings
+    from shopaug.serving._update import update_run
+
+    data = read_run(tiny_run)["data"]
+    rc = resolve(preset="sasrec")
+    rc = dataclasses.replace(rc, config={**rc.config, "dim": 32, "epochs": 1, "members": 2})
+    run = tmp_path / "run"
+    train_run(data, rc, run, epochs=1, progress=False)
+    eng = Engine(Settings(run=run, warm_cache=False))
+    try:
+        assert eng.bundle.item_vecs is None  # no ANN over an average of distributions
+        rec = eng.recommend("1", k=5)
+        scores = [i["score"] for i in rec["items"]]
+        assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+        assert 0 < scores[-1] and sum(scores) <= 1  # probabilities
+        assert eng.similar(rec["items"][0]["item_id"], k=3)["method"] == "next-item scores"
+    finally:
+        eng.close()
+    record = update_run(run, [{"user_id": "1", "item_id": "5", "seq": 10**6}], progress=False)
+    assert record["warm_start"]
+    before = load_model(run / read_run(run)["models"]["sasrec"])
+    after = load_model(run / "updates" / "v0001" / "model")
+    assert len(after.members_) == 2
+    for b, a in zip(before.members_, after.members_, strict=True):
+        assert not np.allclose(b.item_vectors(), a.item_vectors())

@@ -526,11 +526,17 @@ def _plot_history(fig: Figure, models: Mapping[str, Mapping[str, Any]]) -> bool:
         history = m.get("history")
         if not isinstance(history, list) or not history:
             continue
-        for ax, key in ((loss_ax, "loss"), (valid_ax, "valid")):
-            xs, ys = _curve(history, key)
-            if xs:
-                ax.plot(xs, ys, marker="o", markersize=3, label=_tex(name))
-                drawn = True
+        # an ensemble's members each have their own curve
+        parts: dict[Any, list[Any]] = {}
+        for row in history:
+            parts.setdefault(_dict(row).get("member"), []).append(row)
+        for member, rows in parts.items():
+            label = name if member is None else f"{name} member {member}"
+            for ax, key in ((loss_ax, "loss"), (valid_ax, "valid")):
+                xs, ys = _curve(rows, key)
+                if xs:
+                    ax.plot(xs, ys, marker="o", markersize=3, label=_tex(label))
+                    drawn = True
     if not drawn:
         return False
     from matplotlib.ticker import MaxNLocator

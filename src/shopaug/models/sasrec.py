@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -88,6 +90,13 @@ class SASRecConfig:
             side information: an item bought rarely or never shares what it learns with the
             items of its brand and category. Data without attributes warns and trains
             without.
+        members: train this many networks one after another and average their next-item
+            distributions (each member's ``score`` as a probability: after its own late
+            fusions, or the softmax of its standardised scores without them). Member 0 trains
+            with the run's seed, member ``i`` with a seed derived from it and ``i``; each picks
+            its epochs and late-fusion weights on validation; a time budget is shared out
+            among the members not yet trained. Costs ``members`` times the training and
+            scoring; ensembles are not vector-scorable (no ANN serving, no quantisation).
     """
 
     dim: int = 64
@@ -114,9 +123,13 @@ class SASRecConfig:
     text_blend: float | Literal["auto"] = 0.0
     cooc_blend: float | Literal["auto"] = 0.0
     attributes: bool = False
+    members: int = 1
 
     def __post_init__(self) -> None:
-        for f in ("dim", "layers", "heads", "ffn", "max_len", "negatives", "epochs", "batch_size"):
+        if not isinstance(self.members, int) or isinstance(self.members, bool):
+            raise ValueError("members must be an integer >= 1")
+        for f in ("dim", "layers", "heads", "ffn", "max_len", "negatives", "epochs", "batch_size",
+                  "members"):
             if getattr(self, f) < 1:
                 raise ValueError(f"{f} must be >= 1")
         if self.dim % self.heads:
@@ -464,17 +477,20 @@ class SASRec(BaseRecommender):
     blend_: float = 0.0
     mix_: float = 0.0
     cooc_: Any = None
+    members_: tuple[SASRec, ...] = ()  # the trained networks when ``members > 1``
+    _desc = "sasrec"  # progress bar label
 
     @property
     def vector_scoring(self) -> bool:
-        """Whether ``score`` is ``query_vectors @ item_vectors.T`` (no late fusion), so an
-        ANN index over the item vectors ranks as ``score`` does."""
-        return not (self.blend_ or self.mix_)
+        """Whether ``score`` is ``query_vectors @ item_vectors.T`` (no late fusion, one
+        member), so an ANN index over the item vectors ranks as ``score`` does."""
+        return not (self.blend_ or self.mix_ or self.members_)
 
     @property
     def probability_scores(self) -> bool:
-        """Whether ``score`` returns probabilities (``cooc_blend`` on) rather than logits."""
-        return bool(self.mix_)
+        """Whether ``score`` returns probabilities (``cooc_blend`` on, or an ensemble)
+        rather than logits."""
+        return bool(self.mix_ or self.members_)
 
     def fit(self, train: TrainSet, options: TrainOptions | None = None) -> Self:
         options = options or TrainOptions()
@@ -484,6 +500,9 @@ class SASRec(BaseRecommender):
         if options.recipe is not None and "text" in options.recipe.train:
             # a recipe's knowledge source becomes part of the model (and of its saved config)
             self.config = dataclasses.replace(self.config, text=options.recipe.train["text"])
+        if self.config.members > 1:
+            return self._fit_members(train, options)
+        self.members_ = ()
         cfg = self.config
         dist = options.dist
         rng = make_rng(options.seed)
@@ -612,7 +631,7 @@ class SASRec(BaseRecommender):
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
         self.history_ = run_epochs(
             model=self, module=self.net_, optimizer=opt, batches=batches, step=step,
-            epochs=epochs, options=options, desc="sasrec", scheduler=sched,
+            epochs=epochs, options=options, desc=self._desc, scheduler=sched,
         )
         if self.net_.fuse or self.net_.attr is not None:
             # items without training interactions only ever got pushed down as negatives;
@@ -634,6 +653,41 @@ class SASRec(BaseRecommender):
             elif options.validate is not None:
                 self.choose_mix(options.validate)
         return self
+
+    def _fit_members(self, train: TrainSet, options: TrainOptions) -> Self:
+        """Train ``config.members`` single networks (see ``SASRecConfig.members``)."""
+        k = self.config.members
+        one = dataclasses.replace(self.config, members=1)
+        warm = options.warm_start and len(self.members_) == k
+        members = list(self.members_) if warm else [SASRec(one) for _ in range(k)]
+        start = time.perf_counter()
+        self.history_ = []
+        for i, m in enumerate(members):
+            budget = options.time_budget
+            if budget is not None:  # what is left, shared by the members still to train
+                budget = max(0.0, budget - (time.perf_counter() - start)) / (k - i)
+            ckpt = options.checkpoint_dir
+            m.config = one
+            m._desc = f"sasrec {i + 1}/{k}:"
+            m.fit(train, dataclasses.replace(
+                options, seed=member_seed(options.seed, i), time_budget=budget,
+                checkpoint_dir=None if ckpt is None else Path(ckpt) / f"member{i}",
+            ))
+            self.history_ += [{**h, "member": i} for h in m.history_]
+        self.members_ = tuple(members)
+        self.n_items_, self.n_users_ = train.n_items, train.n_users
+        return self
+
+    def _score_members(self, users: np.ndarray, histories: Sequences) -> np.ndarray:
+        """The mean of the members' next-item distributions (column 0 and empty histories
+        score 0, as a single model's do)."""
+        out = np.zeros((len(histories), self.n_items_ + 1), dtype=np.float32)
+        for m in self.members_:
+            s = torch.from_numpy(m.score(users, histories)[:, 1:])
+            p = s if m.probability_scores else torch.softmax(_zscore(s), dim=1)
+            out[:, 1:] += p.numpy() / len(self.members_)
+        out[histories.lengths == 0] = 0.0
+        return out
 
     def choose_mix(
         self, validate: Any, grid: tuple[float, ...] = COOC_GRID
@@ -673,6 +727,8 @@ class SASRec(BaseRecommender):
 
     def score(self, users: np.ndarray, histories: Sequences) -> np.ndarray:
         self._check_fitted()
+        if self.members_:
+            return self._score_members(users, histories)
         out = np.zeros((len(histories), self.n_items_ + 1), dtype=np.float32)
         has = np.flatnonzero(histories.lengths > 0)  # empty histories score 0 everywhere
         if not len(has):
@@ -714,14 +770,22 @@ class SASRec(BaseRecommender):
 
     def item_vectors(self) -> np.ndarray:
         """(n_items + 1, dim) item vectors: ``score = query_vectors @ item_vectors.T`` when
-        ``vector_scoring`` (serving retrieves top items from them by ANN)."""
+        ``vector_scoring`` (serving retrieves top items from them by ANN). An ensemble's are
+        its members' side by side: with its ``query_vectors`` their product is the members'
+        mean logit."""
         self._check_fitted()
+        if self.members_:
+            return np.concatenate([m.item_vectors() for m in self.members_], axis=1)
         with torch.no_grad():
             return self.net_.table()[: self.n_items_ + 1].numpy().copy()
 
     def query_vectors(self, histories: Sequences) -> np.ndarray:
-        """(len(histories), dim) last hidden state per history (zeros for empty ones)."""
+        """(len(histories), dim) last hidden state per history (zeros for empty ones); an
+        ensemble's are its members' side by side, divided by their number."""
         self._check_fitted()
+        if self.members_:
+            k = len(self.members_)
+            return np.concatenate([m.query_vectors(histories) / k for m in self.members_], axis=1)
         out = np.zeros((len(histories), self.config.dim), dtype=np.float32)
         has = np.flatnonzero(histories.lengths > 0)
         if not len(has):
@@ -741,8 +805,10 @@ class SASRec(BaseRecommender):
         """Mean log-probability of each next item given the items before it, per history
         (the last ``max_len`` items; NaN for histories shorter than 2). Membership-inference
         attacks threshold on it: a model tends to give its training sequences higher
-        likelihood than unseen ones."""
+        likelihood than unseen ones. An ensemble gives its members' mean."""
         self._check_fitted()
+        if self.members_:
+            return np.mean([m.log_likelihood(histories, batch) for m in self.members_], axis=0)
         out = np.full(len(histories), np.nan)
         has = np.flatnonzero(histories.lengths > 1)
         if self.net_.training:
@@ -769,6 +835,9 @@ class SASRec(BaseRecommender):
         return torch.from_numpy(prof) @ text.T
 
     def _state(self) -> dict[str, np.ndarray]:
+        if self.members_:
+            return {f"member{i}.{k}": v for i, m in enumerate(self.members_)
+                    for k, v in m._state().items()}
         state = state_to_numpy(self.net_)
         if self.blend_:
             state["text_blend"] = np.array([self.blend_], dtype=np.float64)
@@ -779,6 +848,19 @@ class SASRec(BaseRecommender):
 
     def _set_state(self, state: dict[str, np.ndarray]) -> None:
         state = dict(state)
+        self.members_ = ()
+        if self.config.members > 1:
+            one = dataclasses.replace(self.config, members=1)
+            members = []
+            for i in range(self.config.members):
+                m = SASRec(one)
+                m.n_items_, m.n_users_ = self.n_items_, self.n_users_
+                prefix = f"member{i}."
+                m._set_state({k[len(prefix):]: v for k, v in state.items()
+                              if k.startswith(prefix)})
+                members.append(m)
+            self.members_ = tuple(members)
+            return
         self.blend_ = float(state.pop("text_blend", np.zeros(1))[0])
         self.mix_ = float(state.pop("cooc_blend", np.zeros(1))[0])
         cooc = {k[5:]: state.pop(k) for k in list(state) if k.startswith("cooc.")}
@@ -799,3 +881,11 @@ class SASRec(BaseRecommender):
         self.net_ = _Net(self.n_items_, self.config, extra=extra, text=text, attrs=attrs)
         self.net_.load_state_dict(numpy_to_state(state))
         self.net_.eval()
+
+
+def member_seed(seed: int, i: int) -> int:
+    """Seed of ensemble member ``i``: the run's own for member 0 (so a one-member model and
+    the first member of an ensemble train alike), a derived one for the others."""
+    if i == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, 0xE5, i]).generate_state(1)[0] >> 1)

@@ -131,7 +131,8 @@ def update_run(
     # the run's own augmentation, re-run on the grown data (offline: more rows; online or
     # contrastive: applied to every batch inside fit)
     train, recipe = apply_recipe(rc.get("recipe"), train, seed, progress=progress)
-    warm = getattr(model, "net_", None) is not None
+    # a network (or an ensemble's networks) to continue from
+    warm = getattr(model, "net_", None) is not None or bool(getattr(model, "members_", ()))
     seconds = warm_update(model, train, recipe, epochs=epochs, lr_scale=lr_scale, seed=seed,
                           progress=progress)
     record = {
