@@ -91,6 +91,12 @@ def test_each_member_chooses_its_own_late_fusion_on_validation():
                                rtol=1e-5, atol=1e-7)
 
 
+def test_epoch_records_name_their_member():
+    seen = []
+    SASRec(members=2, **SMALL).fit(data(), TrainOptions(**{**OPTS, "log": seen.append}))
+    assert [(r["member"], r["epoch"]) for r in seen] == [(0, 1), (0, 2), (1, 1), (1, 2)]
+
+
 def test_the_time_budget_is_shared_by_the_members():
     pair = SASRec(members=2, **SMALL).fit(
         data(), TrainOptions(**{**OPTS, "epochs": 50, "time_budget": 0.0}))

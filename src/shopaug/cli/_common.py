@@ -30,7 +30,8 @@ def epoch_logger(name: str):
     """Print one line per epoch to stderr (progress bars show the steps)."""
 
     def log(record: dict) -> None:
-        parts = [f"{name} epoch {record['epoch']}", f"loss {record['loss']:.4f}"]
+        who = name if "member" not in record else f"{name} member {record['member']}"
+        parts = [f"{who} epoch {record['epoch']}", f"loss {record['loss']:.4f}"]
         if "valid" in record:
             parts.append(f"valid NDCG@10 {record['valid']:.4f}")
         parts.append(f"{record['seconds']:.1f}s")

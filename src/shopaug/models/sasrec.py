@@ -10,6 +10,7 @@ cross-entropy on sampled negatives (the original paper's loss).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 import warnings
@@ -669,9 +670,11 @@ class SASRec(BaseRecommender):
             ckpt = options.checkpoint_dir
             m.config = one
             m._desc = f"sasrec {i + 1}/{k}:"
+            log = options.log
             m.fit(train, dataclasses.replace(
                 options, seed=member_seed(options.seed, i), time_budget=budget,
                 checkpoint_dir=None if ckpt is None else Path(ckpt) / f"member{i}",
+                log=None if log is None else functools.partial(_tag, log, i),
             ))
             self.history_ += [{**h, "member": i} for h in m.history_]
         self.members_ = tuple(members)
@@ -889,3 +892,7 @@ def member_seed(seed: int, i: int) -> int:
     if i == 0:
         return seed
     return int(np.random.SeedSequence([seed, 0xE5, i]).generate_state(1)[0] >> 1)
+
+
+def _tag(log: Callable[[dict], None], member: int, record: dict) -> None:
+    log({**record, "member": member})
