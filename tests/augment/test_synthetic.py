@@ -324,6 +324,26 @@ def test_temperature_and_nucleus_known_answers():
     assert (pairs[pairs[:, 0] == 1, 1] == 2).mean() == pytest.approx(0.6, abs=0.03)  # .3 / .5
 
 
+class FixedProbabilities(FixedScores):
+    """The same model scoring with probabilities, as a SASRec ensemble or a SASRec with a
+    co-occurrence mixture does."""
+
+    probability_scores = True
+
+    def score(self, users, histories):
+        return np.exp(super().score(users, histories)) * (np.arange(5) > 0)
+
+
+def test_a_model_scoring_probabilities_samples_as_its_logits_do():
+    train = TrainSet(Sequences.from_lists([[1, 2], [3, 4]]), 4)
+    draws = [SASRecSampler(m(), exclude_seen=False, min_users=1).fit(train)
+             .sample(3000, rng=0, top_p=1.0) for m in (FixedScores, FixedProbabilities)]
+    assert draws[0] == draws[1]
+    nxt = draws[1].items[1::2]
+    assert np.bincount(nxt, minlength=5)[1:] / len(nxt) == pytest.approx(FixedScores.probs,
+                                                                         abs=0.03)
+
+
 def test_sasrec_exclude_seen_and_given_model(split, sasrec):
     train = split[1]
     gen = SASRecSampler(sasrec.model_, exclude_seen=True).fit(train)

@@ -740,6 +740,15 @@ class SASRecSamplerConfig:
             _check_int("sasrec", f, getattr(self, f), low)
 
 
+def _logits(model: Any, scores: np.ndarray) -> np.ndarray:
+    """Scores as logits: the log of a model's probabilities (a SASRec ensemble, or one with
+    a co-occurrence mixture), zero-probability items at -inf; other scores as they are."""
+    if not getattr(model, "probability_scores", False):
+        return scores
+    with np.errstate(divide="ignore"):
+        return np.log(np.maximum(scores, 0.0))
+
+
 def _block_unless_empty(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """``x`` with cells ``(rows, cols)`` set to -inf, except in rows this would leave with
     no finite score (those keep theirs: a step must draw some item)."""
@@ -775,7 +784,8 @@ def _holdout(
     allowed[seqs.items] = True  # what the sampler may draw: the training partition's items
 
     def validate(model: Any) -> float:
-        s = np.where(allowed, model.score(np.full(len(rows), -1), history), -np.inf)
+        s = np.where(allowed, _logits(model, model.score(np.full(len(rows), -1), history)),
+                     -np.inf)
         s = s - s.max(1, keepdims=True)
         logp = s[np.arange(len(rows)), target] - np.log(np.exp(s).sum(1))
         return float(np.mean(np.maximum(logp, -50.0)))  # an unseen target costs e^-50
@@ -868,9 +878,9 @@ class SASRecSampler(SequenceGenerator):
                 for s in range(1, int(lengths[rows[0]])):
                     act = rows[lengths[rows] > s]
                     hist = out[act, :s]
-                    scores = self.model_.score(
+                    scores = _logits(self.model_, self.model_.score(
                         np.full(len(act), -1), Sequences(np.arange(len(act) + 1) * s, hist.ravel())
-                    )
+                    ))
                     out[act, s] = self._pick(scores, hist, rng, temperature, top_p)
         return _from_rows(out, lengths)
 
