@@ -4,22 +4,15 @@ next-item distributions averaged, saved and loaded as one model."""
 import numpy as np
 import pytest
 import torch
+from test_sasrec_cooc import SMALL, data  # tests/models is on sys.path (prepend mode)
 
-from shopaug.data import Sequences, TrainSet
+from shopaug.data import Sequences
 from shopaug.exceptions import ConfigError
 from shopaug.models import SASRec, load_model
 from shopaug.models.sasrec import SASRecConfig, _zscore, member_seed
 from shopaug.training import TrainOptions, epochs_run
 
-
-def data():
-    rng = np.random.default_rng(0)
-    rows = [list(rng.choice(np.arange(1, 19), size=6, replace=False)) for _ in range(40)]
-    return TrainSet(Sequences.from_lists(rows), n_items=20)
-
-
 OPTS = dict(seed=3, epochs=2, progress=False)
-SMALL = dict(dim=16, heads=2, layers=1, max_len=8, batch_size=16, dropout=0.1)
 HIST = Sequences.from_lists([[1, 2, 3], [], [5, 6]])
 USERS = np.arange(3)
 

@@ -328,6 +328,12 @@ def _zscore(x: torch.Tensor) -> torch.Tensor:
     return (x - x.mean(1, keepdim=True)) / (x.std(1, keepdim=True) + 1e-6)
 
 
+def _distribution(s: torch.Tensor) -> torch.Tensor:
+    """A next-item distribution from scores over the real items: the softmax of each row
+    standardised (what the co-occurrence mixture and ensemble averaging work on)."""
+    return torch.softmax(_zscore(s), dim=1)
+
+
 def _pca_init(text: torch.Tensor, dim: int) -> torch.Tensor:
     """Text vectors reduced to ``dim`` principal components, scaled to the std (0.02) of a
     fresh embedding; rows without text stay 0."""
@@ -687,7 +693,7 @@ class SASRec(BaseRecommender):
         out = np.zeros((len(histories), self.n_items_ + 1), dtype=np.float32)
         for m in self.members_:
             s = torch.from_numpy(m.score(users, histories)[:, 1:])
-            p = s if m.probability_scores else torch.softmax(_zscore(s), dim=1)
+            p = s if m.probability_scores else _distribution(s)
             out[:, 1:] += p.numpy() / len(self.members_)
         out[histories.lengths == 0] = 0.0
         return out
@@ -763,7 +769,7 @@ class SASRec(BaseRecommender):
         probability, not its log: every score stays > 0, above the 0 that the ``zero``
         history convention gives history items, as with the unmixed model's top items."""
         w = self.mix_
-        p = torch.softmax(_zscore(s[:, 1:]), dim=1)
+        p = _distribution(s[:, 1:])
         k = torch.from_numpy(self.cooc_.score(None, histories)[:, 1:]).clamp(min=0)
         k = k / k.sum(1, keepdim=True).clamp(min=1e-12)
         out = torch.empty_like(s)
